@@ -1,0 +1,87 @@
+"""
+### bugzilla_push
+
+Delivers Bugzilla's change stream — every bug, comment, attachment and flag change that
+Bugzilla writes into its `push` table — to each enabled connector (Pulse, Elasticsearch, a
+file, webhooks), **in push-id order, with nothing lost**.
+
+Each run:
+
+1. **read_pending** fixes this run's rows (the oldest *batch size* ids of `push`), or takes
+   over a batch an earlier run did not finish;
+2. **deliver** runs once per connector (the task is named after it): it sends that connector's
+   backlog first, then the batch, and stops at the first transient failure — the rest waits in
+   that connector's backlog, with backoff (5ⁿ s, at most 15 min), while the others carry on;
+3. **finalize** keeps in its backlog whatever a failed connector did not reach, deletes the
+   batch from `push`, and fails the run if a connector failed so it shows here.
+
+Configure: connection `bugzilla_db` (the database), Variable `bugzilla_push_connectors`
+(comma-separated connection ids, default `file`), one connection per connector. A manual run
+can choose connectors and a batch size.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, TriggerRule, dag, task
+
+BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
+
+
+@dag(
+    dag_id="bugzilla_push",
+    schedule="* * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=30),
+    doc_md=__doc__,
+    tags=["bugzilla", "push", "delivery"],
+    default_args={"owner": "bugzilla", "retries": 2, "retry_delay": timedelta(seconds=15)},
+    params={
+        "connectors": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
+            title="Connectors",
+            description="Deliver only to these connectors in this run (empty: every enabled one). The "
+            "others keep this run's messages in their backlog and get them, in order, on their next run.",
+        ),
+        "batch_size": Param(
+            10_000,
+            type="integer",
+            minimum=1,
+            maximum=1_000_000,
+            title="Batch size",
+            description="How many pending messages this run takes from the push table.",
+        ),
+    },
+)
+def bugzilla_push() -> None:
+    @task
+    def read_pending(**context: Any) -> list[dict[str, Any]]:
+        from bugzilla_push import tasks
+
+        return tasks.read_pending(context["params"], context["run_id"], BUGZILLA_PUSH_DB_CONN_ID)
+
+    @task(map_index_template="{{ connector }}", execution_timeout=timedelta(minutes=25))
+    def deliver(connector: str, batch: dict[str, Any]) -> dict[str, Any]:
+        from bugzilla_push import tasks
+
+        return tasks.deliver(connector, batch, BUGZILLA_PUSH_DB_CONN_ID)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def finalize(plan: list[dict[str, Any]] | None, reports: list[dict[str, Any]]) -> dict[str, Any]:
+        from bugzilla_push import tasks
+
+        # A slice fetches every mapped result in one call (iterating probes one past the end).
+        return tasks.finalize(plan, list(reports[:]) if reports is not None else [], BUGZILLA_PUSH_DB_CONN_ID)
+
+    plan = read_pending()
+    finalize(plan, deliver.expand_kwargs(plan))
+
+
+bugzilla_push()

@@ -1,0 +1,234 @@
+"""`bugzilla-push`: the operator's command line (schema, enqueue, status, check, samples)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bugzilla_push.engine import utcnow
+from bugzilla_push.model import CHANGE_SET_MAX, ROUTING_KEY_MAX, routing_key_for
+from bugzilla_push.store import NewMessage, Store, open_store
+
+if TYPE_CHECKING:
+    from bugzilla_push.store.records import QueueStatus
+
+NAGIOS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+
+
+class InputError(ValueError):
+    """Bad `enqueue` input; the message names the line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"bugzilla-push: {exc}; nothing was enqueued", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.command == "check":
+            print(f"UNKNOWN - {type(exc).__name__}: {exc}")
+            return 3
+        print(f"bugzilla-push: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bugzilla-push", description=__doc__)
+    parser.add_argument(
+        "--db", default=os.environ.get("BUGZILLA_PUSH_DB"),
+        help="database URL (postgresql://… or sqlite:///…); default: the Airflow connection --conn-id "
+        "(env BUGZILLA_PUSH_DB)",
+    )
+    parser.add_argument("--conn-id", default="bugzilla_db", help="Airflow connection of the database")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("schema", help="create or upgrade the push tables (idempotent)")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("enqueue", help="insert messages as Bugzilla would (JSON lines or a JSON array)")
+    p.add_argument("file", nargs="?", default="-", help="file to read, '-' for stdin")
+    p.set_defaults(func=cmd_enqueue)
+
+    p = sub.add_parser("status", help="pending queue, backlogs, backoff, dead letters, last run")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("check", help="Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)")
+    p.add_argument("--connector", action="append", default=[], help="connector to check (repeatable; default all)")
+    p.add_argument("--warn", type=int, default=500, help="warn at this many waiting messages (BMO: 500)")
+    p.add_argument("--crit", type=int, default=750, help="critical at this many waiting messages (BMO: 750)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("samples", help="print sample messages as JSON lines (for enqueue)")
+    p.add_argument("--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_samples)
+    return parser
+
+
+def connect(args: argparse.Namespace) -> Store:
+    if args.db:
+        return open_store(args.db)
+    from bugzilla_push.hooks.db import BugzillaDbHook  # imports Airflow only when needed
+
+    return BugzillaDbHook(args.conn_id).get_conn()
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    with connect(args) as store:
+        applied = store.create_schema()
+        version = store.schema_version()
+    print(f"schema at version {version}: " + (f"{len(applied)} statements applied" if applied else "up to date"))
+    return 0
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()  # noqa: SIM115
+    messages = parse_enqueue_input(text)
+    with connect(args) as store:
+        count = store.enqueue(messages, utcnow())
+    print(f"enqueued {count} message(s)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with connect(args) as store:
+        status = store.status()
+    if args.json:
+        print(json.dumps(status_dict(status), indent=2, default=str))
+    else:
+        print_status(status, sys.stdout)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.crit < args.warn:
+        raise ValueError("--crit must not be below --warn")
+    with connect(args) as store:
+        status = store.status(args.connector)
+    code, text = check_status(status, args.connector, args.warn, args.crit)
+    print(f"{NAGIOS[code]} - {text}")
+    return code
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from bugzilla_push.samples import BugzillaSimulator, first_run_samples
+
+    stream = BugzillaSimulator(seed=args.seed).messages(args.count) if args.count else first_run_samples()
+    for message in stream:
+        print(json.dumps(message, separators=(",", ":")))
+    return 0
+
+
+# -- pieces the commands share (pure, tested on their own) ----------------------------------
+
+
+def parse_enqueue_input(text: str) -> list[NewMessage]:
+    """Messages from a JSON array or JSON lines; each a row (`payload`, `routing_key`, `change_set`)
+    or a bare payload (`{"bug": …, "event": …}`, key and change set taken from its event)."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            items = [(n + 1, item) for n, item in enumerate(json.loads(stripped))]
+        except json.JSONDecodeError as exc:
+            raise InputError(f"the JSON array is not valid JSON: {exc}") from None
+    else:
+        items = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    items.append((n, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"line {n} is not valid JSON: {exc}") from None
+    return [_new_message(n, item) for n, item in items]
+
+
+def _new_message(n: int, item: Any) -> NewMessage:
+    if not isinstance(item, dict):
+        raise InputError(f"message {n} is a JSON {type(item).__name__}, not an object")
+    payload = item["payload"] if "payload" in item else item
+    event = payload.get("event") if isinstance(payload, dict) else None
+    event = event if isinstance(event, dict) else {}
+    routing_key = item.get("routing_key") or (
+        routing_key_for(event) if {"target", "action"} <= event.keys() else None
+    )
+    if not routing_key:
+        raise InputError(f"message {n} has no routing_key and no event to derive one from")
+    change_set = str(item.get("change_set") or event.get("change_set") or f"{os.getpid()}.{time.time():.5f}")
+    if len(routing_key) > ROUTING_KEY_MAX or len(change_set) > CHANGE_SET_MAX:
+        raise InputError(f"message {n}: routing_key is at most {ROUTING_KEY_MAX} and change_set "
+                         f"{CHANGE_SET_MAX} characters")
+    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return NewMessage(payload=text, routing_key=routing_key, change_set=change_set)
+
+
+def status_dict(status: QueueStatus) -> dict[str, Any]:
+    return {
+        "pending": status.pending,
+        "pending_oldest_ts": status.pending_oldest_ts,
+        "connectors": {name: vars(c) for name, c in status.connectors.items()},
+        "open_batch": status.open_batch,
+        "last_run": status.last_run,
+    }
+
+
+def _age(ts: datetime | None) -> str:
+    if ts is None:
+        return "-"
+    seconds = max(0, int((utcnow() - ts).total_seconds()))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def print_status(status: QueueStatus, out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=120, no_color=not out.isatty())
+    console.print(f"pending: {status.pending:,} message(s), oldest waiting {_age(status.pending_oldest_ts)}")
+    if status.open_batch:
+        b = status.open_batch
+        console.print(f"open batch #{b['id']} ({b['size']:,} rows, ids {b['first_id']}–{b['last_id']}) "
+                      f"by {b['owner']}")
+    run = status.last_run
+    if run:
+        console.print(f"last run: batch #{run['id']} by {run['owner']}, {run['deleted']:,} row(s) delivered "
+                      f"and removed from push, finished {run['finished_ts']:%Y-%m-%d %H:%M:%S} UTC")
+        table = Table("connector", "state", "sent", "ignored", "dead-lettered", "held in backlog",
+                      title="what each connector did with the last batch")
+        for name, c in run.get("connectors", {}).items():
+            table.add_row(name, c["state"], f"{c['sent']:,}", f"{c['ignored']:,}", f"{c['dead']:,}", f"{c['held']:,}")
+        console.print(table)
+    table = Table("connector", "backlog", "oldest", "backoff", "next attempt", "dead letters", "last error",
+                  title="connectors now")
+    for name, c in status.connectors.items():
+        table.add_row(
+            name, f"{c.backlog:,}", _age(c.oldest_ts), str(c.backoff_attempts or "-"),
+            f"{c.next_attempt_ts:%H:%M:%S}" if c.next_attempt_ts else "-", f"{c.dead_letters:,}",
+            (c.last_error or "")[:60],
+        )
+    console.print(table)
+
+
+def check_status(status: QueueStatus, connectors: list[str], warn: int, crit: int) -> tuple[int, str]:
+    """Nagios code and text: the worst of the pending queue and each connector's backlog."""
+    depths = {"push queue": status.pending}
+    names = connectors or list(status.connectors)
+    for name in names:
+        info = status.connectors.get(name)
+        depths[f"{name} backlog"] = info.backlog if info else 0
+    code = 0
+    for depth in depths.values():
+        code = max(code, 2 if depth >= crit else 1 if depth >= warn else 0)
+    text = ", ".join(f"{what} {depth:,}" for what, depth in depths.items())
+    return code, f"{text} (warn {warn:,}, crit {crit:,})"

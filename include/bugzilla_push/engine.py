@@ -1,0 +1,364 @@
+"""The delivery engine: decides ack, dead letter, backlog and backoff; the store and connectors act.
+
+One run is three steps, each a task in the DAG:
+
+1. :meth:`Engine.open_batch` fixes the rows of this run (or adopts an unfinished batch);
+2. :meth:`Engine.deliver`, once per connector, under that connector's lock: backlog first
+   (respecting backoff), then the batch's rows in push-id order, committing progress every chunk;
+   at the first transient failure the rest of the batch goes into the connector's backlog;
+3. :meth:`Engine.finalize` puts whatever a failed connector did not reach into its backlog, then
+   deletes the batch's rows from `push`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from bugzilla_push.backoff import Backoff, next_backoff
+from bugzilla_push.config import DeliveryConfig
+from bugzilla_push.connectors.base import ConnectorFatal, Outcome, redact
+from bugzilla_push.model import InvalidMessage, Result, parse_message
+from bugzilla_push.store.records import (
+    PROGRESS_DELIVERING,
+    PROGRESS_DONE,
+    PROGRESS_HELD,
+    Commit,
+    Counts,
+    LogEntry,
+)
+
+if TYPE_CHECKING:
+    from bugzilla_push.connectors.base import Connector
+    from bugzilla_push.model import PushRow
+    from bugzilla_push.store import Batch, Store
+
+log = logging.getLogger(__name__)
+
+# Outcomes after which nothing more is sent: the message and all after it wait in the backlog.
+RETRY_LATER = frozenset({Result.TRANSIENT, Result.UNKNOWN, Result.BLOCKED})
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as Bugzilla stores its DATETIME columns."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def connector_lock(name: str) -> str:
+    return f"connector:{name}"
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver` did for one connector; small enough for XCom (counts and ids only)."""
+
+    connector: str
+    batch_id: int
+    state: str = "done"  # done | backing_off | blocked | already_done | batch_closed | failed
+    sent: int = 0
+    ignored: int = 0
+    dead: int = 0
+    held: int = 0
+    backlog_sent: int = 0
+    backlog_left: int = 0
+    first_id: int | None = None
+    last_id: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    next_attempt_ts: str | None = None
+
+    def add(self, counts: Counts, from_backlog: bool = False) -> None:
+        self.sent += counts.sent
+        self.ignored += counts.ignored
+        self.dead += counts.dead
+        self.held += counts.held
+        if from_backlog:
+            self.backlog_sent += counts.sent
+
+    def summary(self) -> str:
+        """One log line: counts, rate and ids."""
+        handled = self.sent + self.ignored + self.dead
+        rate = handled / self.seconds if self.seconds > 0 else 0.0
+        ids = f"ids {self.first_id}–{self.last_id}" if self.first_id is not None else "no new ids"
+        text = (
+            f"{self.connector}: {self.state}; sent {self.sent:,} (backlog {self.backlog_sent:,}), "
+            f"ignored {self.ignored:,}, dead-lettered {self.dead:,}, held in backlog {self.held:,} "
+            f"(backlog now {self.backlog_left:,}); {ids}; {self.seconds:.2f} s, {rate:,.0f} msg/s"
+        )
+        if self.next_attempt_ts:
+            text += f"; next attempt after {self.next_attempt_ts}"
+        if self.error:
+            text += f"; error: {self.error}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FinalizeReport:
+    """What `finalize` did: rows deleted, and rows it held for connectors that did not finish."""
+
+    batch_id: int
+    deleted: int = 0
+    held: dict[str, int] = field(default_factory=dict)
+    already_closed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Attempt:
+    """The outcome of offering some rows to a connector: what to log, and where it stopped."""
+
+    logs: list[LogEntry] = field(default_factory=list)
+    dead: list[tuple[PushRow, str]] = field(default_factory=list)
+    done_ids: list[int] = field(default_factory=list)
+    counts: Counts = Counts()
+    stopped_at: PushRow | None = None
+    stop_reason: str | None = None
+
+
+class Engine:
+    """Runs delivery against a store.
+
+    :param store: the push tables
+    :param config: batch and chunk sizes, backoff, limits
+    :param clock: returns naive UTC "now" (tests move it)
+    :param rng: jitter source (tests seed it)
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: DeliveryConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.config = (config or DeliveryConfig()).validate()
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    # -- step 1 -------------------------------------------------------------------------------
+
+    def open_batch(self, owner: str, connectors: Sequence[str], selected: Sequence[str] | None = None) -> Batch:
+        """Fix this run's rows: the oldest `batch_size` pending ids, or an unfinished batch."""
+        chosen = list(selected) if selected else list(connectors)
+        batch = self.store.open_batch(owner, self.config.batch_size, list(connectors), chosen, self.clock())
+        verb = "adopted unfinished" if batch.adopted else "opened"
+        span = f"ids {batch.ranges.first}–{batch.ranges.last}" if batch.ranges else "no pending rows"
+        log.info("%s batch %d: %s rows, %s; connectors %s", verb, batch.id, f"{batch.size:,}", span,
+                 ", ".join(batch.selected) or "none")
+        return batch
+
+    # -- step 2 -------------------------------------------------------------------------------
+
+    def deliver(self, batch: Batch, connector: Connector) -> DeliveryReport:
+        """Deliver the connector's backlog, then the batch; see the module docstring."""
+        name = connector.name
+        report = DeliveryReport(name, batch.id, first_id=batch.ranges.first, last_id=batch.ranges.last)
+        started = time.monotonic()
+        try:
+            with self.store.lock(connector_lock(name), self.config.lock_timeout):
+                self._deliver_locked(batch, connector, report)
+        finally:
+            report.seconds = time.monotonic() - started
+        report.backlog_left = self.store.backlog_depth(name)
+        return report
+
+    def _deliver_locked(self, batch: Batch, connector: Connector, report: DeliveryReport) -> None:
+        name = connector.name
+        if not self.store.batch_is_open(batch.id):
+            report.state = "batch_closed"  # another run finished this batch already
+            return
+        progress = self.store.progress(batch.id, name)
+        if progress.finished:
+            report.state = "already_done"
+            return
+        after = progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
+        backoff = self.store.backoff(name)
+        try:
+            blocked, backoff = self._drain_backlog(connector, backoff, report)
+            if blocked:
+                self._hold(batch, name, after, report)
+                return
+            self._send_batch(batch, connector, after, backoff, report)
+        except ConnectorFatal as exc:
+            # Nothing of the failed call was sent: keep the rest of the batch in the backlog and
+            # back off, so an operator's fix is picked up without hammering a broken destination.
+            report.state, report.error = "failed", redact(str(exc))
+            done = self.store.progress(batch.id, name)
+            if not done.finished:
+                resume = done.through_id if done.through_id is not None else after
+                self._hold(batch, name, resume, report, error=report.error,
+                           backoff=next_backoff(self.store.backoff(name), self.clock(), self.config, self.rng))
+            raise
+
+    def _drain_backlog(
+        self, connector: Connector, backoff: Backoff, report: DeliveryReport
+    ) -> tuple[bool, Backoff]:
+        """Send the backlog oldest first. Return (still blocked, backoff state)."""
+        name = connector.name
+        if not self.store.backlog_rows(name, 1):
+            return False, backoff
+        if backoff.active(self.clock()):
+            report.state = "backing_off"
+            report.next_attempt_ts = backoff.next_attempt_ts.isoformat() if backoff.next_attempt_ts else None
+            return True, backoff
+        while rows := self.store.backlog_rows(name, self.config.chunk_size):
+            attempt = self._attempt(connector, rows)
+            commit = Commit(name, self.clock(), logs=attempt.logs, dead=attempt.dead,
+                            backlog_done=attempt.done_ids, counts=attempt.counts)
+            if attempt.stopped_at is not None:
+                commit.failed = (attempt.stopped_at.id, attempt.stop_reason or "transient failure")
+                commit.backoff = backoff = next_backoff(backoff, commit.now, self.config, self.rng)
+                self._record(commit, report, from_backlog=True, blocked_by=commit.backoff)
+                return True, backoff
+            if backoff.attempts:
+                commit.backoff = backoff = Backoff()  # a success resets the backoff
+            self._record(commit, report, from_backlog=True)
+        return False, backoff
+
+    def _send_batch(
+        self, batch: Batch, connector: Connector, after: int, backoff: Backoff, report: DeliveryReport
+    ) -> None:
+        name = connector.name
+        while rows := self.store.batch_rows(batch, after, self.config.chunk_size):
+            attempt = self._attempt(connector, rows)
+            commit = Commit(name, self.clock(), logs=attempt.logs, dead=attempt.dead, counts=attempt.counts)
+            if attempt.stopped_at is not None:
+                failed = attempt.stopped_at
+                commit.hold = batch.ranges.after(failed.id - 1)
+                commit.failed = (failed.id, attempt.stop_reason or "transient failure")
+                commit.backoff = next_backoff(backoff, commit.now, self.config, self.rng)
+                commit.progress = (batch.id, batch.ranges.last, PROGRESS_DONE)
+                commit.counts = commit.counts + Counts(held=len(commit.hold))
+                self._record(commit, report, blocked_by=commit.backoff)
+                return
+            if backoff.attempts:
+                commit.backoff = backoff = Backoff()
+            after = rows[-1].id
+            commit.progress = (batch.id, after, PROGRESS_DELIVERING)
+            self._record(commit, report)
+        self._record(Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, PROGRESS_DONE)), report)
+
+    def _hold(
+        self,
+        batch: Batch,
+        name: str,
+        after: int,
+        report: DeliveryReport,
+        error: str | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        """Queue the batch's rows after `after` behind the connector's backlog, unsent."""
+        hold = batch.ranges.after(after)
+        commit = Commit(name, self.clock(), hold=hold, counts=Counts(held=len(hold)), error=error, backoff=backoff,
+                        progress=(batch.id, batch.ranges.last, PROGRESS_HELD if error else PROGRESS_DONE))
+        if error and hold:
+            commit.failed = (hold.spans[0][0], error)
+        if report.state == "done":
+            report.state = "blocked"
+        self._record(commit, report)
+
+    def _record(
+        self, commit: Commit, report: DeliveryReport, from_backlog: bool = False, blocked_by: Backoff | None = None
+    ) -> None:
+        self.store.record(commit)
+        report.add(commit.counts, from_backlog)
+        if blocked_by is not None:
+            report.state = "backing_off"
+            report.error = commit.failed[1] if commit.failed else None
+            ts = blocked_by.next_attempt_ts
+            report.next_attempt_ts = ts.isoformat() if ts else None
+
+    def _attempt(self, connector: Connector, rows: Sequence[PushRow]) -> _Attempt:
+        """Validate, filter and send `rows` (in order) and classify what happened to each."""
+        outcomes: list[Outcome | None] = [None] * len(rows)
+        to_send = []
+        for i, row in enumerate(rows):
+            try:
+                message = parse_message(row, self.config.max_payload_bytes)
+            except InvalidMessage as exc:
+                outcomes[i] = Outcome(Result.ERROR, f"invalid message: {exc}")
+                continue
+            if connector.should_send(message):
+                to_send.append((i, message))
+            else:
+                outcomes[i] = Outcome(Result.IGNORED)
+        if to_send:
+            for (i, _), outcome in zip(to_send, self._send(connector, [m for _, m in to_send]), strict=False):
+                outcomes[i] = outcome
+        return self._classify(rows, outcomes)
+
+    def _send(self, connector: Connector, messages: list[Any]) -> list[Outcome]:
+        try:
+            outcomes = connector.send(messages)
+        except ConnectorFatal:
+            raise
+        except Exception as exc:  # noqa: BLE001 - BMO's rule: an exception is a transient failure
+            log.warning("%s raised %s; treating it as transient", connector.name, type(exc).__name__)
+            return [Outcome(Result.TRANSIENT, redact(f"{type(exc).__name__}: {exc}"))]
+        if len(outcomes) > len(messages):
+            raise RuntimeError(f"{connector.name} returned {len(outcomes)} outcomes for {len(messages)} messages")
+        if len(outcomes) < len(messages) and (not outcomes or outcomes[-1].result not in RETRY_LATER):
+            # The contract says a short answer ends with a transient outcome; anything else is a
+            # connector bug, and the safe reading of it is "not sent yet".
+            outcomes = [*outcomes, Outcome(Result.UNKNOWN, "connector returned no outcome")]
+        return outcomes
+
+    def _classify(self, rows: Sequence[PushRow], outcomes: list[Outcome | None]) -> _Attempt:
+        attempt = _Attempt()
+        sent_n = ignored = dead = 0
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome is None or outcome.result in RETRY_LATER:
+                # The first message not accounted for: it and everything after it wait.
+                outcome = outcome or Outcome(Result.UNKNOWN, "connector returned no outcome")
+                attempt.logs.append(LogEntry(row, outcome.result, outcome.detail))
+                attempt.stopped_at, attempt.stop_reason = row, outcome.detail or outcome.result.name.lower()
+                break
+            attempt.logs.append(LogEntry(row, outcome.result, outcome.detail))
+            attempt.done_ids.append(row.id)
+            if outcome.result == Result.OK:
+                sent_n += 1
+            elif outcome.result == Result.IGNORED:
+                ignored += 1
+            else:
+                dead += 1
+                attempt.dead.append((row, outcome.detail or "permanent error"))
+        attempt.counts = Counts(sent=sent_n, ignored=ignored, dead=dead)
+        return attempt
+
+    # -- step 3 -------------------------------------------------------------------------------
+
+    def finalize(self, batch: Batch) -> FinalizeReport:
+        """Account for every connector, then delete the batch's rows from `push`."""
+        report = FinalizeReport(batch.id)
+        if not self.store.batch_is_open(batch.id):
+            report.already_closed = True
+            return report
+        for name in batch.connectors:
+            if self.store.progress(batch.id, name).finished:
+                continue
+            with self.store.lock(connector_lock(name), self.config.lock_timeout):
+                progress = self.store.progress(batch.id, name)
+                if progress.finished:
+                    continue
+                after = progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
+                hold = batch.ranges.after(after)
+                reason = "not in this run's connectors" if name not in batch.selected else "delivery did not finish"
+                self.store.record(Commit(name, self.clock(), hold=hold, counts=Counts(held=len(hold)),
+                                         progress=(batch.id, batch.ranges.last, PROGRESS_HELD), error=reason))
+                report.held[name] = len(hold)
+                log.warning("%s: %s; %s rows kept in its backlog", name, reason, f"{len(hold):,}")
+        report.deleted = self.store.close_batch(batch, self.clock())
+        log.info("batch %d closed: %s rows deleted from push", batch.id, f"{report.deleted:,}")
+        return report
+

@@ -1,0 +1,65 @@
+"""Connectors from Airflow: names from a Variable, settings from connections of the same id."""
+
+from __future__ import annotations
+
+import re
+
+from airflow.sdk import BaseHook, Variable
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from bugzilla_push.connectors import ConnectionInfo, Connector, ConnectorConfigError, build_connector
+from bugzilla_push.connectors.file import FileConnector, default_path
+
+CONNECTORS_VARIABLE = "bugzilla_push_connectors"
+DEFAULT_CONNECTORS = "file"  # the embedded default: works with no service and no connection
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # a connection id that fits BMO's varchar(32)
+
+
+def parse_connector_names(text: str) -> list[str]:
+    """`"pulse, file"` → `["pulse", "file"]` (order kept, duplicates dropped, names checked)."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    bad = [n for n in names if not _NAME.match(n)]
+    if bad:
+        raise ConnectorConfigError(
+            f"invalid connector name(s) in {CONNECTORS_VARIABLE}: {', '.join(map(repr, bad))}; a name is an "
+            "Airflow connection id of at most 32 letters, digits, '_', '-' or '.'"
+        )
+    return names
+
+
+def enabled_connectors() -> list[str]:
+    """The connectors to deliver to, from the `bugzilla_push_connectors` Variable (default: file)."""
+    return parse_connector_names(Variable.get(CONNECTORS_VARIABLE, default=DEFAULT_CONNECTORS))
+
+
+def connection_info(name: str) -> ConnectionInfo | None:
+    """The connector's Airflow connection as plain data, or None if there is none."""
+    try:
+        conn = BaseHook.get_connection(name)
+    except AirflowNotFoundException:
+        return None
+    return ConnectionInfo(
+        conn_id=name,
+        conn_type=(conn.conn_type or "").lower(),
+        host=conn.host or None,
+        port=conn.port,
+        login=conn.login or None,
+        password=conn.password or None,
+        schema=conn.schema or None,
+        extra=conn.extra_dejson,
+    )
+
+
+def load_connector(name: str) -> Connector:
+    """Build the named connector from its connection; `file` works without one."""
+    info = connection_info(name)
+    if info is None:
+        if name == "file":
+            return FileConnector(name, default_path(name))
+        raise ConnectorConfigError(
+            f"connector {name!r} has no Airflow connection: add one with connection id {name!r} whose type "
+            f"selects the connector (fs, amqp, elasticsearch, http), for example "
+            f"AIRFLOW_CONN_{name.upper().replace('-', '_').replace('.', '_')}='amqp://user:password@host:5672/vhost"
+            f"?exchange=exchange/user/bugzilla', or under Admin → Connections"
+        )
+    return build_connector(info)

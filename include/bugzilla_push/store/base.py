@@ -1,0 +1,507 @@
+"""The store: set-based access to the push tables, one SQL dialect per database.
+
+SQL common to every database is written here once, in pyformat (`%(name)s`); what differs (DDL,
+upserts, bulk inserts, locks, transactions, timestamps) lives in the dialect modules. Every
+write goes through :meth:`Store.transaction`; every step of delivery is one :class:`Commit`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bugzilla_push.backoff import Backoff
+from bugzilla_push.model import PushRow
+from bugzilla_push.ranges import IdRanges
+from bugzilla_push.store.schema import BMO_TABLES, MIGRATIONS, OWN_INDEXES_ON_BMO_TABLES
+from bugzilla_push.store.records import (
+    PROGRESS_PENDING,
+    Batch,
+    Commit,
+    ConnectorStatus,
+    Counts,
+    NewMessage,
+    Progress,
+    QueueStatus,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+MAX_RANGES_PER_STATEMENT = 200  # keeps range predicates (and their parameters) small
+ROW_COLUMNS = "id, push_ts, payload, change_set, routing_key"
+BACKLOG_COLUMNS = "message_id, push_ts, payload, change_set, routing_key, connector, attempts"
+LOG_COLUMNS = ("message_id", "change_set", "routing_key", "connector", "push_ts", "processed_ts", "result", "data")
+DEAD_COLUMNS = ("message_id", "connector", "push_ts", "payload", "change_set", "routing_key", "reason", "failed_ts")
+
+
+class LockTimeout(RuntimeError):
+    """Another process holds the lock (it is delivering to this connector right now)."""
+
+
+class Dialect(ABC):
+    """What differs between databases. Subclasses say which isolation level they use and why."""
+
+    name: ClassVar[str]
+    types: ClassVar[dict[str, str]]  # placeholders in schema.py → this database's column types
+    for_update: ClassVar[str] = " FOR UPDATE"
+    upsert_conflict: ClassVar[str] = "ON CONFLICT ({keys}) DO UPDATE SET {sets}"
+
+    def sql(self, text: str) -> str:
+        """Adapt pyformat SQL to the driver's paramstyle."""
+        return text
+
+    def prepare(self, conn: Any) -> Any:
+        """Set the connection up (autocommit, session settings) and return it."""
+        return conn
+
+    @abstractmethod
+    def existing_tables(self, conn: Any, names: Sequence[str]) -> set[str]:
+        """Which of the named tables exist."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self, conn: Any) -> Iterator[Any]:
+        """Run the block in one transaction and yield a cursor."""
+
+    @abstractmethod
+    def try_lock(self, conn: Any, name: str) -> bool:
+        """Take the named session lock without waiting; False if someone else holds it."""
+
+    @abstractmethod
+    def unlock(self, conn: Any, name: str) -> None:
+        """Release a lock taken by :meth:`try_lock`."""
+
+    def insert_ignore(self, table: str, columns: str, source: str) -> str:
+        """`INSERT … VALUES/SELECT` that skips rows already present (by a unique index).
+
+        A SELECT source must have a WHERE clause (SQLite's parser needs it before ON CONFLICT).
+        """
+        return f"INSERT INTO {table} ({columns}) {source} ON CONFLICT DO NOTHING"
+
+    @abstractmethod
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        """Whether `exc` is the driver's duplicate-key error."""
+
+    def upsert(self, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+        values = ", ".join(f"%({c})s" for c in columns)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        conflict = self.upsert_conflict.format(keys=", ".join(keys), sets=sets)
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) {conflict}"
+
+    def bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        """Insert many rows in as few round trips as the driver allows."""
+        if rows:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cur.executemany(
+                self.sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"), rows
+            )
+
+    def to_db(self, value: datetime | None) -> Any:
+        """A naive UTC datetime as the driver wants it."""
+        return value
+
+    def from_db(self, value: Any) -> datetime | None:
+        """A timestamp column's value as a naive UTC datetime."""
+        return value
+
+
+def _index_table(statement: str) -> str:
+    return statement.split(" ON ", 1)[1].split()[0]
+
+
+def range_predicate(ranges: IdRanges, column: str = "id") -> tuple[str, dict[str, int]]:
+    """`(col BETWEEN lo AND hi OR …)` with its parameters; an empty set matches nothing."""
+    if not ranges:
+        return "1 = 0", {}
+    parts, params = [], {}
+    for n, (lo, hi) in enumerate(ranges.spans):
+        parts.append(f"{column} BETWEEN %(lo{n})s AND %(hi{n})s")
+        params[f"lo{n}"], params[f"hi{n}"] = lo, hi
+    return "(" + " OR ".join(parts) + ")", params
+
+
+class Store:
+    """The push tables in one database, through one DB-API connection (one thread at a time).
+
+    :param conn: an open DB-API connection in autocommit mode; transactions are explicit
+    :param dialect: the database's SQL dialect
+    """
+
+    def __init__(self, conn: Any, dialect: Dialect) -> None:
+        self.conn = dialect.prepare(conn)
+        self.dialect = dialect
+        self._held_locks: set[str] = set()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.dialect.transaction(self.conn) as cur:
+            yield cur
+
+    def execute(self, cur: Any, sql: str, params: dict[str, Any] | Sequence[Any] | None = None) -> Any:
+        cur.execute(self.dialect.sql(sql), params or {})
+        return cur
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        """Run one read statement on its own (autocommit: no transaction held open)."""
+        cur = self.conn.cursor()
+        try:
+            return list(self.execute(cur, sql, params).fetchall())
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        for name in list(self._held_locks):
+            self.unlock(name)
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        if not self.dialect.existing_tables(self.conn, ["push_meta"]):
+            return 0
+        rows = self.query("SELECT value FROM push_meta WHERE name = 'schema_version'")
+        return int(rows[0][0]) if rows else 0
+
+    def create_schema(self) -> list[str]:
+        """Create or upgrade the tables (idempotent); return the statements run.
+
+        Tables Bugzilla created already are left exactly as they are: only the indexes this
+        project wants on BMO's tables are skipped for them.
+        """
+        types = self.dialect.types
+        pre_existing = self.dialect.existing_tables(self.conn, BMO_TABLES)
+        current = self.schema_version()
+        applied: list[str] = []
+        with self.transaction() as cur:
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                if version == 1:
+                    statements = statements + [
+                        s for s in OWN_INDEXES_ON_BMO_TABLES if _index_table(s) not in pre_existing
+                    ]
+                for statement in statements:
+                    sql = statement.format(**types)
+                    self.execute(cur, sql)
+                    applied.append(sql)
+                current = version
+            if applied:
+                self.execute(cur, "DELETE FROM push_meta WHERE name = 'schema_version'")
+                self.execute(
+                    cur, "INSERT INTO push_meta (name, value) VALUES ('schema_version', %(v)s)", {"v": str(current)}
+                )
+        return applied
+
+    # -- locks ------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, name: str, timeout: float, poll: float = 0.2) -> Iterator[None]:
+        """Hold the named lock for the block; raise :class:`LockTimeout` after `timeout` seconds.
+
+        Session locks (advisory locks, `GET_LOCK`, file locks) vanish with the process or the
+        connection, so a killed deliverer never leaves a connector locked.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.dialect.try_lock(self.conn, name):
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"{name!r} is locked by another process (waited {timeout:.0f} s)")
+            time.sleep(poll)
+        self._held_locks.add(name)
+        try:
+            yield
+        finally:
+            self.unlock(name)
+
+    def unlock(self, name: str) -> None:
+        if name in self._held_locks:
+            self._held_locks.discard(name)
+            try:
+                self.dialect.unlock(self.conn, name)
+            except Exception:  # noqa: BLE001 - a dead connection has released its locks already
+                pass
+
+    # -- producer ---------------------------------------------------------------------------
+
+    def enqueue(self, messages: Iterable[NewMessage], now: datetime) -> int:
+        """Insert messages into `push` in one transaction, as Bugzilla's producer would."""
+        rows = [
+            (self.dialect.to_db(m.push_ts or now), m.payload, m.change_set, m.routing_key) for m in messages
+        ]
+        with self.transaction() as cur:
+            self.dialect.bulk_insert(cur, "push", ("push_ts", "payload", "change_set", "routing_key"), rows)
+        return len(rows)
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def open_batch(
+        self, owner: str, batch_size: int, connectors: Sequence[str], selected: Sequence[str], now: datetime
+    ) -> Batch:
+        """Return the open batch (adopting it) or read a new one from `push`.
+
+        At most one batch is open at a time (a unique `open_slot`), so two runs started together
+        work on the same rows instead of delivering them twice; the connector locks then make
+        sure only one of them delivers to each connector.
+        """
+        for _attempt in range(3):
+            with self.transaction() as cur:
+                found = self.execute(
+                    cur,
+                    "SELECT id, ranges, connectors, selected, owner, created_ts FROM push_run "
+                    "WHERE open_slot = 1" + self.dialect.for_update,
+                ).fetchone()
+                if found is not None:
+                    self.execute(
+                        cur, "UPDATE push_run SET owner = %(owner)s WHERE id = %(id)s", {"owner": owner, "id": found[0]}
+                    )
+                    return Batch(
+                        id=found[0],
+                        ranges=IdRanges.from_json(found[1]),
+                        connectors=tuple(json.loads(found[2])),
+                        selected=tuple(json.loads(found[3])),
+                        owner=owner,
+                        created_ts=self.dialect.from_db(found[5]),
+                        adopted=True,
+                    )
+            try:
+                return self._create_batch(owner, batch_size, connectors, selected, now)
+            except Exception as exc:  # a concurrent run opened one first: adopt it
+                if not self.dialect.is_unique_violation(exc):
+                    raise
+        raise RuntimeError("could not open or adopt a batch after 3 attempts")
+
+    def _create_batch(
+        self, owner: str, batch_size: int, connectors: Sequence[str], selected: Sequence[str], now: datetime
+    ) -> Batch:
+        with self.transaction() as cur:
+            ids = [r[0] for r in self.execute(
+                cur, "SELECT id FROM push ORDER BY id LIMIT %(n)s", {"n": batch_size}
+            ).fetchall()]
+            ranges = IdRanges.from_ids(ids)
+            self.execute(
+                cur,
+                "INSERT INTO push_run (owner, open_slot, state, created_ts, first_id, last_id, size, ranges,"
+                " connectors, selected) VALUES (%(owner)s, 1, 'open', %(now)s, %(first)s, %(last)s, %(size)s,"
+                " %(ranges)s, %(connectors)s, %(selected)s)",
+                {
+                    "owner": owner, "now": self.dialect.to_db(now), "first": ranges.first, "last": ranges.last,
+                    "size": len(ids), "ranges": ranges.to_json(), "connectors": json.dumps(list(connectors)),
+                    "selected": json.dumps(list(selected)),
+                },
+            )
+            batch_id = self.execute(cur, "SELECT id FROM push_run WHERE open_slot = 1").fetchone()[0]
+            self.dialect.bulk_insert(
+                cur,
+                "push_run_connector",
+                ("run_id", "connector", "state", "sent", "ignored", "dead", "held", "updated_ts"),
+                [(batch_id, c, PROGRESS_PENDING, 0, 0, 0, 0, self.dialect.to_db(now)) for c in connectors],
+            )
+        return Batch(batch_id, ranges, tuple(connectors), tuple(selected), owner, now)
+
+    def batch_is_open(self, batch_id: int) -> bool:
+        rows = self.query("SELECT open_slot FROM push_run WHERE id = %(id)s", {"id": batch_id})
+        return bool(rows) and rows[0][0] == 1
+
+    def progress(self, batch_id: int, connector: str) -> Progress:
+        rows = self.query(
+            "SELECT state, through_id, sent, ignored, dead, held, error FROM push_run_connector "
+            "WHERE run_id = %(run)s AND connector = %(c)s",
+            {"run": batch_id, "c": connector},
+        )
+        if not rows:
+            raise KeyError(f"connector {connector!r} is not part of batch {batch_id}")
+        state, through, *counts, error = rows[0]
+        return Progress(connector, state, through, Counts(*counts), error)
+
+    def batch_rows(self, batch: Batch, after_id: int, limit: int) -> list[PushRow]:
+        """The batch's rows after `after_id`, oldest first (rows outside the batch are skipped)."""
+        last = batch.ranges.last
+        if last is None:
+            return []
+        rows: list[PushRow] = []
+        while len(rows) < limit and after_id < last:
+            fetched = self.query(
+                f"SELECT {ROW_COLUMNS} FROM push WHERE id > %(after)s AND id <= %(last)s ORDER BY id LIMIT %(n)s",
+                {"after": after_id, "last": last, "n": limit - len(rows)},
+            )
+            if not fetched:
+                break
+            after_id = fetched[-1][0]
+            rows.extend(self._row(r) for r in fetched if r[0] in batch.ranges)
+        return rows
+
+    def _row(self, r: Sequence[Any], attempts: int = 0) -> PushRow:
+        return PushRow(r[0], self.dialect.from_db(r[1]), r[2], r[3], r[4], attempts)
+
+    def close_batch(self, batch: Batch, now: datetime) -> int:
+        """Delete the batch's rows from `push` and close it; return the rows deleted."""
+        deleted = 0
+        with self.transaction() as cur:
+            for part in batch.ranges.chunks(MAX_RANGES_PER_STATEMENT):
+                predicate, params = range_predicate(part)
+                deleted += self.execute(cur, f"DELETE FROM push WHERE {predicate}", params).rowcount
+            self.execute(
+                cur,
+                "UPDATE push_run SET open_slot = NULL, state = 'done', finished_ts = %(now)s, deleted = %(n)s "
+                "WHERE id = %(id)s",
+                {"now": self.dialect.to_db(now), "n": deleted, "id": batch.id},
+            )
+        return deleted
+
+    # -- backlog and backoff ---------------------------------------------------------------
+
+    def backlog_rows(self, connector: str, limit: int) -> list[PushRow]:
+        """The connector's oldest backlog rows, in push-id order."""
+        rows = self.query(
+            f"SELECT {ROW_COLUMNS.replace('id,', 'message_id,', 1)}, attempts FROM push_backlog "
+            "WHERE connector = %(c)s ORDER BY message_id LIMIT %(n)s",
+            {"c": connector, "n": limit},
+        )
+        return [self._row(r, attempts=r[5]) for r in rows]
+
+    def backlog_depth(self, connector: str) -> int:
+        return self.query("SELECT COUNT(*) FROM push_backlog WHERE connector = %(c)s", {"c": connector})[0][0]
+
+    def backoff(self, connector: str) -> Backoff:
+        rows = self.query(
+            "SELECT attempts, next_attempt_ts FROM push_backoff WHERE connector = %(c)s", {"c": connector}
+        )
+        return Backoff(rows[0][0], self.dialect.from_db(rows[0][1])) if rows else Backoff()
+
+    # -- the one write path of delivery ----------------------------------------------------
+
+    def record(self, commit: Commit) -> None:
+        """Write one step of delivery atomically; see :class:`Commit`."""
+        d, c = self.dialect, commit.connector
+        now = d.to_db(commit.now)
+        with self.transaction() as cur:
+            if commit.logs:
+                d.bulk_insert(cur, "push_log", LOG_COLUMNS, [
+                    (e.row.id, e.row.change_set, e.row.routing_key, c, d.to_db(e.row.push_ts), now, int(e.result),
+                     e.data)
+                    for e in commit.logs
+                ])
+            if commit.dead:
+                self._insert_dead(cur, c, commit.dead, now)
+            if commit.hold:
+                for part in commit.hold.chunks(MAX_RANGES_PER_STATEMENT):
+                    predicate, params = range_predicate(part)
+                    select = (
+                        f"SELECT {ROW_COLUMNS}, %(c)s, 0 FROM push WHERE {predicate}"
+                    )
+                    self.execute(cur, d.insert_ignore("push_backlog", BACKLOG_COLUMNS, select), {**params, "c": c})
+            if commit.backlog_done:
+                for start in range(0, len(commit.backlog_done), 1000):
+                    ids = commit.backlog_done[start : start + 1000]
+                    marks = ", ".join(f"%(m{i})s" for i in range(len(ids)))
+                    self.execute(
+                        cur,
+                        f"DELETE FROM push_backlog WHERE connector = %(c)s AND message_id IN ({marks})",
+                        {"c": c, **{f"m{i}": m for i, m in enumerate(ids)}},
+                    )
+            if commit.failed:
+                self.execute(
+                    cur,
+                    "UPDATE push_backlog SET attempts = attempts + 1, attempt_ts = %(now)s, last_error = %(err)s "
+                    "WHERE connector = %(c)s AND message_id = %(m)s",
+                    {"now": now, "err": commit.failed[1], "c": c, "m": commit.failed[0]},
+                )
+            if commit.backoff is not None:
+                self._write_backoff(cur, c, commit.backoff)
+            if commit.progress is not None:
+                batch_id, through, state = commit.progress
+                n = commit.counts
+                self.execute(
+                    cur,
+                    "UPDATE push_run_connector SET through_id = %(through)s, state = %(state)s,"
+                    " sent = sent + %(sent)s, ignored = ignored + %(ignored)s, dead = dead + %(dead)s,"
+                    " held = held + %(held)s, updated_ts = %(now)s, error = %(error)s"
+                    " WHERE run_id = %(run)s AND connector = %(c)s",
+                    {"through": through, "state": state, "sent": n.sent, "ignored": n.ignored, "dead": n.dead,
+                     "held": n.held, "now": now, "error": commit.error, "run": batch_id, "c": c},
+                )
+
+    def _insert_dead(self, cur: Any, connector: str, dead: list[tuple[PushRow, str]], now: Any) -> None:
+        d = self.dialect
+        rows = [
+            (r.id, connector, d.to_db(r.push_ts), r.payload, r.change_set, r.routing_key, reason, now)
+            for r, reason in dead
+        ]
+        # A dead letter written again after a crash keeps the first one.
+        marks = ", ".join(["%s"] * len(DEAD_COLUMNS))
+        sql = d.insert_ignore("push_dead_letter", ", ".join(DEAD_COLUMNS), f"VALUES ({marks})")
+        cur.executemany(d.sql(sql), rows)
+
+    def _write_backoff(self, cur: Any, connector: str, backoff: Backoff) -> None:
+        self.execute(
+            cur,
+            self.dialect.upsert("push_backoff", ("connector", "next_attempt_ts", "attempts"), ("connector",)),
+            {"connector": connector, "next_attempt_ts": self.dialect.to_db(backoff.next_attempt_ts),
+             "attempts": backoff.attempts},
+        )
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self, connectors: Sequence[str] = ()) -> QueueStatus:
+        """Pending queue, backlogs, backoff and dead letters, for `status`, `check` and the console."""
+        d = self.dialect
+        pending, oldest = self.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
+        states: dict[str, dict[str, Any]] = {c: {} for c in connectors}
+        for name, depth, first_ts in self.query(
+            "SELECT connector, COUNT(*), MIN(push_ts) FROM push_backlog GROUP BY connector"
+        ):
+            states.setdefault(name, {}).update(backlog=depth, oldest_ts=d.from_db(first_ts))
+        for name, attempts, next_ts in self.query("SELECT connector, attempts, next_attempt_ts FROM push_backoff"):
+            if attempts:
+                states.setdefault(name, {}).update(backoff_attempts=attempts, next_attempt_ts=d.from_db(next_ts))
+        for name, count in self.query("SELECT connector, COUNT(*) FROM push_dead_letter GROUP BY connector"):
+            states.setdefault(name, {}).update(dead_letters=count)
+        for name, error in self.query(
+            "SELECT connector, last_error FROM push_backlog b WHERE last_error IS NOT NULL AND message_id = "
+            "(SELECT MIN(message_id) FROM push_backlog o WHERE o.connector = b.connector)"
+        ):
+            states.setdefault(name, {}).update(last_error=error)
+        open_rows = self.query(
+            "SELECT id, owner, created_ts, size, first_id, last_id FROM push_run WHERE open_slot = 1"
+        )
+        last_rows = self.query(
+            "SELECT id, owner, created_ts, finished_ts, size, deleted FROM push_run WHERE state = 'done' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        open_batch = last_run = None
+        if open_rows:
+            i, owner, created, size, first, last = open_rows[0]
+            open_batch = {"id": i, "owner": owner, "created_ts": d.from_db(created), "size": size,
+                          "first_id": first, "last_id": last}
+        if last_rows:
+            i, owner, created, finished, size, deleted = last_rows[0]
+            per_connector = {
+                name: {"state": state, "sent": sent, "ignored": ignored, "dead": dead, "held": held, "error": error}
+                for name, state, sent, ignored, dead, held, error in self.query(
+                    "SELECT connector, state, sent, ignored, dead, held, error FROM push_run_connector "
+                    "WHERE run_id = %(id)s ORDER BY connector", {"id": i}
+                )
+            }
+            for name in per_connector:
+                states.setdefault(name, {})
+            last_run = {"id": i, "owner": owner, "created_ts": d.from_db(created),
+                        "finished_ts": d.from_db(finished), "size": size, "deleted": deleted,
+                        "connectors": per_connector}
+        return QueueStatus(
+            pending=pending,
+            pending_oldest_ts=d.from_db(oldest),
+            connectors={name: ConnectorStatus(name, **fields) for name, fields in sorted(states.items())},
+            open_batch=open_batch,
+            last_run=last_run,
+        )

@@ -1,0 +1,170 @@
+"""Plain records the store reads and writes; no SQL here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bugzilla_push.ranges import IdRanges
+
+if TYPE_CHECKING:
+    from bugzilla_push.backoff import Backoff
+    from bugzilla_push.model import PushRow, Result
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to insert into `push`, as Bugzilla's producer would."""
+
+    payload: str
+    routing_key: str
+    change_set: str
+    push_ts: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The rows one delivery run handles: exactly the `push` ids visible when it was read.
+
+    :param connectors: every connector that must account for the rows (enabled when the batch was read)
+    :param selected: the connectors delivering in this run; the others keep the rows in their backlog
+    :param adopted: the run took over a batch an earlier run opened and did not finish
+    """
+
+    id: int
+    ranges: IdRanges
+    connectors: tuple[str, ...]
+    selected: tuple[str, ...]
+    owner: str
+    created_ts: datetime
+    adopted: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.ranges)
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The batch as it travels between tasks: ids as ranges, never payloads."""
+        return {
+            "batch_id": self.id,
+            "ids": [list(s) for s in self.ranges.spans],
+            "count": self.size,
+            "connectors": list(self.connectors),
+            "selected": list(self.selected),
+            "owner": self.owner,
+            "created_ts": self.created_ts.isoformat(),
+            "adopted": self.adopted,
+        }
+
+    @classmethod
+    def from_xcom(cls, data: dict[str, Any]) -> Batch:
+        return cls(
+            id=int(data["batch_id"]),
+            ranges=IdRanges.from_json(data["ids"]),
+            connectors=tuple(data["connectors"]),
+            selected=tuple(data["selected"]),
+            owner=str(data["owner"]),
+            created_ts=datetime.fromisoformat(data["created_ts"]),
+            adopted=bool(data.get("adopted")),
+        )
+
+
+PROGRESS_PENDING = "pending"
+PROGRESS_DELIVERING = "delivering"
+PROGRESS_DONE = "done"  # the connector accounted for every row itself
+PROGRESS_HELD = "held"  # finalize put what the connector did not reach into its backlog
+FINISHED = frozenset({PROGRESS_DONE, PROGRESS_HELD})
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What happened to a batch's rows for one connector."""
+
+    sent: int = 0
+    ignored: int = 0
+    dead: int = 0
+    held: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.sent + other.sent, self.ignored + other.ignored, self.dead + other.dead, self.held + other.held
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one connector got through one batch (a `push_run_connector` row).
+
+    :param through_id: every batch row up to this id is accounted for (None: none yet)
+    """
+
+    connector: str
+    state: str
+    through_id: int | None
+    counts: Counts = Counts()
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One delivery attempt, for `push_log`."""
+
+    row: PushRow
+    result: Result
+    data: str | None = None
+
+
+@dataclass
+class Commit:
+    """Everything one step of delivery changes, written in one transaction.
+
+    Progress, log, dead letters, backlog and backoff move together, so a crash leaves either the
+    state before the step or after it, never a mix (invariant 1).
+
+    :param hold: batch rows to copy from `push` into the connector's backlog
+    :param backlog_done: backlog message ids that are accounted for (delivered, ignored, dead)
+    :param failed: `(message_id, error)` of the backlog row that just failed transiently
+    :param backoff: the connector's new backoff state; None leaves it as it is
+    :param progress: `(batch_id, through_id, state)` for `push_run_connector`; None leaves it
+    """
+
+    connector: str
+    now: datetime
+    logs: list[LogEntry] = field(default_factory=list)
+    dead: list[tuple[PushRow, str]] = field(default_factory=list)
+    hold: IdRanges | None = None
+    backlog_done: list[int] = field(default_factory=list)
+    failed: tuple[int, str] | None = None
+    backoff: Backoff | None = None
+    progress: tuple[int, int | None, str] | None = None
+    counts: Counts = Counts()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorStatus:
+    """One connector's queue state, for `status` and `check`."""
+
+    connector: str
+    backlog: int = 0
+    oldest_ts: datetime | None = None
+    backoff_attempts: int = 0
+    next_attempt_ts: datetime | None = None
+    dead_letters: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """The whole picture: pending rows, each connector, the open batch."""
+
+    pending: int
+    pending_oldest_ts: datetime | None
+    connectors: dict[str, ConnectorStatus]
+    open_batch: dict[str, Any] | None = None
+    last_run: dict[str, Any] | None = None

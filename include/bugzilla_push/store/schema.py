@@ -1,0 +1,110 @@
+"""The tables, written once and rendered per dialect.
+
+BMO's five tables keep Bugzilla's names, columns and indexes so the project can work on a real
+Bugzilla database; the other tables are this project's own. Types are placeholders that each
+dialect maps: {serial}, {ts0} (Bugzilla's DATETIME: whole seconds), {ts} (sub-second), {text}.
+"""
+
+from __future__ import annotations
+
+BMO_TABLES = ("push", "push_backlog", "push_backoff", "push_options", "push_log")
+OWN_TABLES = ("push_dead_letter", "push_run", "push_run_connector", "push_meta")
+
+# (version, statements): applied in order by `bugzilla-push schema`; never edit a released one.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE IF NOT EXISTS push (
+                id {serial},
+                push_ts {ts0} NOT NULL,
+                payload {longtext} NOT NULL,
+                change_set VARCHAR(32) NOT NULL,
+                routing_key VARCHAR(64) NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS push_backlog (
+                id {serial},
+                message_id {int3} NOT NULL,
+                push_ts {ts0} NOT NULL,
+                payload {longtext} NOT NULL,
+                change_set VARCHAR(32) NOT NULL,
+                routing_key VARCHAR(64) NOT NULL,
+                connector VARCHAR(32) NOT NULL,
+                attempt_ts {ts0} NULL,
+                attempts SMALLINT NOT NULL,
+                last_error {mediumtext} NULL)""",
+            "CREATE UNIQUE INDEX {if_not_exists} push_backlog_idx ON push_backlog (message_id, connector)",
+            """CREATE TABLE IF NOT EXISTS push_backoff (
+                id {serial},
+                connector VARCHAR(32) NOT NULL,
+                next_attempt_ts {ts0} NULL,
+                attempts SMALLINT NOT NULL)""",
+            "CREATE UNIQUE INDEX {if_not_exists} push_backoff_idx ON push_backoff (connector)",
+            """CREATE TABLE IF NOT EXISTS push_options (
+                id {serial},
+                connector VARCHAR(32) NOT NULL,
+                option_name VARCHAR(32) NOT NULL,
+                option_value VARCHAR(255) NOT NULL)""",
+            "CREATE UNIQUE INDEX {if_not_exists} push_options_idx ON push_options (connector, option_name)",
+            """CREATE TABLE IF NOT EXISTS push_log (
+                id {serial},
+                message_id {int3} NOT NULL,
+                change_set VARCHAR(32) NOT NULL,
+                routing_key VARCHAR(64) NOT NULL,
+                connector VARCHAR(32) NOT NULL,
+                push_ts {ts0} NOT NULL,
+                processed_ts {ts0} NOT NULL,
+                result {int1} NOT NULL,
+                data {mediumtext} NULL)""",
+            # Our own tables.
+            """CREATE TABLE IF NOT EXISTS push_dead_letter (
+                id {serial},
+                message_id {int3} NOT NULL,
+                connector VARCHAR(32) NOT NULL,
+                push_ts {ts0} NOT NULL,
+                payload {longtext} NOT NULL,
+                change_set VARCHAR(32) NOT NULL,
+                routing_key VARCHAR(64) NOT NULL,
+                reason {mediumtext} NOT NULL,
+                failed_ts {ts} NOT NULL)""",
+            "CREATE UNIQUE INDEX {if_not_exists} push_dead_letter_idx ON push_dead_letter (message_id, connector)",
+            """CREATE TABLE IF NOT EXISTS push_run (
+                id {serial},
+                owner VARCHAR(250) NOT NULL,
+                open_slot SMALLINT NULL,
+                state VARCHAR(16) NOT NULL,
+                created_ts {ts} NOT NULL,
+                finished_ts {ts} NULL,
+                first_id {int3} NULL,
+                last_id {int3} NULL,
+                size INTEGER NOT NULL,
+                deleted INTEGER NULL,
+                ranges {mediumtext} NOT NULL,
+                connectors {mediumtext} NOT NULL,
+                selected {mediumtext} NOT NULL)""",
+            # At most one open batch: NULLs never collide, 1 does.
+            "CREATE UNIQUE INDEX {if_not_exists} push_run_open_idx ON push_run (open_slot)",
+            """CREATE TABLE IF NOT EXISTS push_run_connector (
+                run_id INTEGER NOT NULL,
+                connector VARCHAR(32) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                through_id {int3} NULL,
+                sent INTEGER NOT NULL,
+                ignored INTEGER NOT NULL,
+                dead INTEGER NOT NULL,
+                held INTEGER NOT NULL,
+                updated_ts {ts} NOT NULL,
+                error {mediumtext} NULL,
+                PRIMARY KEY (run_id, connector))""",
+            """CREATE TABLE IF NOT EXISTS push_meta (
+                name VARCHAR(64) NOT NULL PRIMARY KEY,
+                value VARCHAR(255) NOT NULL)""",
+        ],
+    ),
+]
+
+# Indexes on BMO's tables that delivery needs; created only where this project created the tables.
+OWN_INDEXES_ON_BMO_TABLES = [
+    "CREATE INDEX {if_not_exists} push_backlog_connector_idx ON push_backlog (connector, message_id)",
+    "CREATE INDEX {if_not_exists} push_log_processed_idx ON push_log (processed_ts)",
+    "CREATE INDEX {if_not_exists} push_log_connector_idx ON push_log (connector, processed_ts)",
+]

@@ -1,0 +1,72 @@
+"""Test set-up shared by every tier.
+
+Airflow reads its configuration when first imported, so the environment is set here, before any
+test module imports it: this repository is AIRFLOW_HOME, and Airflow's own metadata database for
+DAG-level tests is a PostgreSQL database of its own (override with BUGZILLA_PUSH_TEST_AIRFLOW_DB).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_HOST = os.environ.get("BUGZILLA_PUSH_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = os.environ.get("BUGZILLA_PUSH_TEST_PG_PORT", "5432")
+PG_USER = os.environ.get("BUGZILLA_PUSH_TEST_PG_USER", "postgres")
+PG_ADMIN_URL = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/postgres"
+
+os.environ["AIRFLOW_HOME"] = str(ROOT)
+os.environ.setdefault(
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    os.environ.get(
+        "BUGZILLA_PUSH_TEST_AIRFLOW_DB",
+        f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test",
+    ),
+)
+os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(ROOT / "var" / "test-logs")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+for leftover in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
+    del os.environ[leftover]  # tests set the connections and variables they need, no more
+
+
+def _pg_admin():  # noqa: ANN202 - psycopg is imported lazily
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+
+
+def create_pg_database(prefix: str = "bp_t") -> str:
+    """A fresh, empty PostgreSQL database; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every store and engine test runs on each database (parametrised, not copied)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/bugzilla.db"
+        return
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)

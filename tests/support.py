@@ -1,0 +1,66 @@
+"""Helpers the store and engine tests share: realistic messages in, one full run out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from bugzilla_push.cli import parse_enqueue_input
+from bugzilla_push.connectors.base import Connector
+from bugzilla_push.engine import DeliveryReport, Engine, FinalizeReport
+from bugzilla_push.samples import BugzillaSimulator
+from bugzilla_push.store import Store
+
+
+def enqueue_samples(store: Store, count: int, seed: int = 1, private_ratio: float = 0.0) -> list[int]:
+    """Insert `count` simulated Bugzilla messages; return their push ids in order."""
+    sim = BugzillaSimulator(seed=seed, private_ratio=private_ratio)
+    lines = "\n".join(json.dumps(m) for m in sim.messages(count))
+    before = max_push_id(store)
+    store.enqueue(parse_enqueue_input(lines), now=store_now())
+    ids = [r[0] for r in store.query("SELECT id FROM push WHERE id > %(b)s ORDER BY id", {"b": before})]
+    assert len(ids) == count
+    return ids
+
+
+def max_push_id(store: Store) -> int:
+    return store.query("SELECT COALESCE(MAX(id), 0) FROM push")[0][0]
+
+
+def store_now():  # noqa: ANN201
+    from bugzilla_push.engine import utcnow
+
+    return utcnow()
+
+
+def run_cycle(
+    engine: Engine, connectors: Sequence[Connector], owner: str = "test-run", selected: Sequence[str] | None = None
+) -> tuple[dict[str, DeliveryReport], FinalizeReport]:
+    """One DAG run without Airflow: open the batch, deliver to each connector, finalize."""
+    batch = engine.open_batch(owner, [c.name for c in connectors], selected)
+    reports = {c.name: engine.deliver(batch, c) for c in connectors if c.name in batch.selected}
+    return reports, engine.finalize(batch)
+
+
+def log_rows(store: Store, connector: str) -> list[tuple[int, int]]:
+    """(message_id, result) of every push_log row of a connector, in the order written."""
+    return [tuple(r) for r in store.query(
+        "SELECT message_id, result FROM push_log WHERE connector = %(c)s ORDER BY id", {"c": connector}
+    )]
+
+
+def backlog_ids(store: Store, connector: str) -> list[int]:
+    return [r[0] for r in store.query(
+        "SELECT message_id FROM push_backlog WHERE connector = %(c)s ORDER BY message_id", {"c": connector}
+    )]
+
+
+def pending_ids(store: Store) -> list[int]:
+    return [r[0] for r in store.query("SELECT id FROM push ORDER BY id")]
+
+
+def clear(store: Store) -> None:
+    """Empty the queue, backlogs, backoff, log and dead letters (runs stay: ids keep increasing)."""
+    with store.transaction() as cur:
+        for table in ("push", "push_backlog", "push_backoff", "push_log", "push_dead_letter"):
+            store.execute(cur, f"DELETE FROM {table}")

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bugzilla_push.cli import InputError, check_status, parse_enqueue_input
+from bugzilla_push.store.records import ConnectorStatus, QueueStatus
+
+PAYLOAD = {"bug": {"id": 1}, "event": {"action": "modify", "target": "bug", "change_set": "77.5",
+                                       "changes": [{"field": "status"}, {"field": "resolution"}]}}
+
+
+def test_rows_and_bare_payloads_in_json_lines() -> None:
+    text = "\n".join([
+        json.dumps({"payload": PAYLOAD, "routing_key": "bug.modify:status,resolution", "change_set": "1.2"}),
+        "",
+        json.dumps(PAYLOAD),
+        json.dumps({"payload": "{broken", "routing_key": "bug.modify", "change_set": "3.4"}),
+    ])
+    first, bare, broken = parse_enqueue_input(text)
+    assert (first.routing_key, first.change_set) == ("bug.modify:status,resolution", "1.2")
+    assert json.loads(first.payload) == PAYLOAD
+    assert (bare.routing_key, bare.change_set) == ("bug.modify:status,resolution", "77.5")
+    assert broken.payload == "{broken"  # stored verbatim, as Bugzilla would have: the engine dead-letters it
+
+
+def test_a_json_array_is_accepted() -> None:
+    assert len(parse_enqueue_input(json.dumps([PAYLOAD, PAYLOAD]))) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('{"payload": 1}\n{not json', "line 2 is not valid JSON"),
+        ("[1, 2", "JSON array is not valid JSON"),
+        ("[1]", "message 1 is a JSON int"),
+        ('{"payload": "x"}', "no routing_key"),
+        (json.dumps({"payload": PAYLOAD, "routing_key": "b." + "x" * 70}), "at most 64"),
+    ],
+)
+def test_bad_input_names_the_line(text: str, error: str) -> None:
+    with pytest.raises(InputError, match=error):
+        parse_enqueue_input(text)
+
+
+def _status(pending: int, **backlogs: int) -> QueueStatus:
+    return QueueStatus(pending, None, {n: ConnectorStatus(n, backlog=b) for n, b in backlogs.items()})
+
+
+@pytest.mark.parametrize(
+    ("pending", "backlog", "code"),
+    [(0, 0, 0), (10, 499, 0), (10, 500, 1), (10, 749, 1), (10, 750, 2), (800, 0, 2), (600, 0, 1)],
+)
+def test_check_thresholds(pending: int, backlog: int, code: int) -> None:
+    got, text = check_status(_status(pending, pulse=backlog), [], 500, 750)
+    assert got == code
+    assert f"pulse backlog {backlog:,}" in text
+
+
+def test_check_of_a_named_connector_without_backlog_is_ok() -> None:
+    code, text = check_status(_status(0, pulse=900), ["file"], 500, 750)
+    assert code == 0 and "pulse" not in text and "file backlog 0" in text
