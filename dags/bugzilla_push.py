@@ -1,5 +1,4 @@
-"""
-### bugzilla_push
+"""### bugzilla_push.
 
 Delivers Bugzilla's change stream — every bug, comment, attachment and flag change that
 Bugzilla writes into its `push` table — to each enabled connector (Pulse, Elasticsearch, a

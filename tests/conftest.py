@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_HOST = os.environ.get("BUGZILLA_PUSH_TEST_PG_HOST", "127.0.0.1")

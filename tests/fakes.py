@@ -84,7 +84,9 @@ def always(result: Result, detail: str = "scripted") -> Script:
 
 def fail_at(push_id: int, result: Result, times: int = 1) -> Script:
     """Fail message `push_id` with `result` on its first `times` attempts; everything else OK."""
-    return lambda m, attempt: Outcome(result, f"scripted {result.name}") if m.id == push_id and attempt <= times else OK
+    return lambda m, attempt: (
+        Outcome(result, f"scripted {result.name}") if m.id == push_id and attempt <= times else OK
+    )
 
 
 def raise_fatal(message: PushMessage, attempt: int) -> Outcome:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bugzilla_push.cli import parse_enqueue_input
-from bugzilla_push.connectors.base import Connector
-from bugzilla_push.engine import DeliveryReport, Engine, FinalizeReport
 from bugzilla_push.samples import BugzillaSimulator
-from bugzilla_push.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bugzilla_push.connectors.base import Connector
+    from bugzilla_push.engine import DeliveryReport, Engine, FinalizeReport
+    from bugzilla_push.store import Store
 
 
 def enqueue_samples(store: Store, count: int, seed: int = 1, private_ratio: float = 0.0) -> list[int]:
@@ -34,7 +42,10 @@ def store_now():  # noqa: ANN201
 
 
 def run_cycle(
-    engine: Engine, connectors: Sequence[Connector], owner: str = "test-run", selected: Sequence[str] | None = None
+    engine: Engine,
+    connectors: Sequence[Connector],
+    owner: str = "test-run",
+    selected: Sequence[str] | None = None,
 ) -> tuple[dict[str, DeliveryReport], FinalizeReport]:
     """One DAG run without Airflow: open the batch, deliver to each connector, finalize."""
     batch = engine.open_batch(owner, [c.name for c in connectors], selected)
@@ -44,15 +55,22 @@ def run_cycle(
 
 def log_rows(store: Store, connector: str) -> list[tuple[int, int]]:
     """(message_id, result) of every push_log row of a connector, in the order written."""
-    return [tuple(r) for r in store.query(
-        "SELECT message_id, result FROM push_log WHERE connector = %(c)s ORDER BY id", {"c": connector}
-    )]
+    return [
+        tuple(r)
+        for r in store.query(
+            "SELECT message_id, result FROM push_log WHERE connector = %(c)s ORDER BY id", {"c": connector}
+        )
+    ]
 
 
 def backlog_ids(store: Store, connector: str) -> list[int]:
-    return [r[0] for r in store.query(
-        "SELECT message_id FROM push_backlog WHERE connector = %(c)s ORDER BY message_id", {"c": connector}
-    )]
+    return [
+        r[0]
+        for r in store.query(
+            "SELECT message_id FROM push_backlog WHERE connector = %(c)s ORDER BY message_id",
+            {"c": connector},
+        )
+    ]
 
 
 def pending_ids(store: Store) -> list[int]:
@@ -64,3 +82,15 @@ def clear(store: Store) -> None:
     with store.transaction() as cur:
         for table in ("push", "push_backlog", "push_backoff", "push_log", "push_dead_letter"):
             store.execute(cur, f"DELETE FROM {table}")
+
+
+def airflow(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the `airflow` command of this virtualenv with the test environment (plus `env`)."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from bugzilla_push.config import DeliveryConfig
+if TYPE_CHECKING:
+    from bugzilla_push.config import DeliveryConfig
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,6 @@ def backoff_delay(attempts: int, config: DeliveryConfig, rng: random.Random | No
 def next_backoff(
     current: Backoff, now: datetime, config: DeliveryConfig, rng: random.Random | None = None
 ) -> Backoff:
-    """The state after one more transient failure."""
+    """Return the state after one more transient failure."""
     attempts = current.attempts + 1
     return Backoff(attempts, now + timedelta(seconds=backoff_delay(attempts, config, rng)))

@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bugzilla_push.engine import utcnow
@@ -15,6 +14,8 @@ from bugzilla_push.model import CHANGE_SET_MAX, ROUTING_KEY_MAX, routing_key_for
 from bugzilla_push.store import NewMessage, Store, open_store
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from bugzilla_push.store.records import QueueStatus
 
 NAGIOS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bugzilla-push", description=__doc__)
     parser.add_argument(
-        "--db", default=os.environ.get("BUGZILLA_PUSH_DB"),
+        "--db",
+        default=os.environ.get("BUGZILLA_PUSH_DB"),
         help="database URL (postgresql://… or sqlite:///…); default: the Airflow connection --conn-id "
         "(env BUGZILLA_PUSH_DB)",
     )
@@ -61,14 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("check", help="Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)")
-    p.add_argument("--connector", action="append", default=[], help="connector to check (repeatable; default all)")
+    p = sub.add_parser(
+        "check", help="Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
+    )
+    p.add_argument(
+        "--connector", action="append", default=[], help="connector to check (repeatable; default all)"
+    )
     p.add_argument("--warn", type=int, default=500, help="warn at this many waiting messages (BMO: 500)")
     p.add_argument("--crit", type=int, default=750, help="critical at this many waiting messages (BMO: 750)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("samples", help="print sample messages as JSON lines (for enqueue)")
-    p.add_argument("--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)")
+    p.add_argument(
+        "--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_samples)
     return parser
@@ -89,7 +97,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
     with connect(args) as store:
         applied = store.create_schema()
         version = store.schema_version()
-    print(f"schema at version {version}: " + (f"{len(applied)} statements applied" if applied else "up to date"))
+    print(
+        f"schema at version {version}: " + (f"{len(applied)} statements applied" if applied else "up to date")
+    )
     return 0
 
 
@@ -135,8 +145,11 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def parse_enqueue_input(text: str) -> list[NewMessage]:
-    """Messages from a JSON array or JSON lines; each a row (`payload`, `routing_key`, `change_set`)
-    or a bare payload (`{"bug": …, "event": …}`, key and change set taken from its event)."""
+    """Parse messages from a JSON array or JSON lines.
+
+    Each is a row (`payload`, `routing_key`, `change_set`) or a bare payload (`{"bug": …, "event": …}`)
+    whose routing key and change set are taken from its event.
+    """
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
@@ -167,9 +180,15 @@ def _new_message(n: int, item: Any) -> NewMessage:
         raise InputError(f"message {n} has no routing_key and no event to derive one from")
     change_set = str(item.get("change_set") or event.get("change_set") or f"{os.getpid()}.{time.time():.5f}")
     if len(routing_key) > ROUTING_KEY_MAX or len(change_set) > CHANGE_SET_MAX:
-        raise InputError(f"message {n}: routing_key is at most {ROUTING_KEY_MAX} and change_set "
-                         f"{CHANGE_SET_MAX} characters")
-    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        raise InputError(
+            f"message {n}: routing_key is at most {ROUTING_KEY_MAX} and change_set "
+            f"{CHANGE_SET_MAX} characters"
+        )
+    text = (
+        payload
+        if isinstance(payload, str)
+        else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    )
     return NewMessage(payload=text, routing_key=routing_key, change_set=change_set)
 
 
@@ -187,7 +206,11 @@ def _age(ts: datetime | None) -> str:
     if ts is None:
         return "-"
     seconds = max(0, int((utcnow() - ts).total_seconds()))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 def print_status(status: QueueStatus, out: TextIO) -> None:
@@ -198,23 +221,47 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
     console.print(f"pending: {status.pending:,} message(s), oldest waiting {_age(status.pending_oldest_ts)}")
     if status.open_batch:
         b = status.open_batch
-        console.print(f"open batch #{b['id']} ({b['size']:,} rows, ids {b['first_id']}–{b['last_id']}) "
-                      f"by {b['owner']}")
+        console.print(
+            f"open batch #{b['id']} ({b['size']:,} rows, ids {b['first_id']}–{b['last_id']}) by {b['owner']}"
+        )
     run = status.last_run
     if run:
-        console.print(f"last run: batch #{run['id']} by {run['owner']}, {run['deleted']:,} row(s) delivered "
-                      f"and removed from push, finished {run['finished_ts']:%Y-%m-%d %H:%M:%S} UTC")
-        table = Table("connector", "state", "sent", "ignored", "dead-lettered", "held in backlog",
-                      title="what each connector did with the last batch")
+        console.print(
+            f"last run: batch #{run['id']} by {run['owner']}, {run['deleted']:,} row(s) delivered "
+            f"and removed from push, finished {run['finished_ts']:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        table = Table(
+            "connector",
+            "state",
+            "sent",
+            "ignored",
+            "dead-lettered",
+            "held in backlog",
+            title="what each connector did with the last batch",
+        )
         for name, c in run.get("connectors", {}).items():
-            table.add_row(name, c["state"], f"{c['sent']:,}", f"{c['ignored']:,}", f"{c['dead']:,}", f"{c['held']:,}")
+            table.add_row(
+                name, c["state"], f"{c['sent']:,}", f"{c['ignored']:,}", f"{c['dead']:,}", f"{c['held']:,}"
+            )
         console.print(table)
-    table = Table("connector", "backlog", "oldest", "backoff", "next attempt", "dead letters", "last error",
-                  title="connectors now")
+    table = Table(
+        "connector",
+        "backlog",
+        "oldest",
+        "backoff",
+        "next attempt",
+        "dead letters",
+        "last error",
+        title="connectors now",
+    )
     for name, c in status.connectors.items():
         table.add_row(
-            name, f"{c.backlog:,}", _age(c.oldest_ts), str(c.backoff_attempts or "-"),
-            f"{c.next_attempt_ts:%H:%M:%S}" if c.next_attempt_ts else "-", f"{c.dead_letters:,}",
+            name,
+            f"{c.backlog:,}",
+            _age(c.oldest_ts),
+            str(c.backoff_attempts or "-"),
+            f"{c.next_attempt_ts:%H:%M:%S}" if c.next_attempt_ts else "-",
+            f"{c.dead_letters:,}",
             (c.last_error or "")[:60],
         )
     console.print(table)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,8 @@ from bugzilla_push.store.records import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.model import PushRow
     from bugzilla_push.store import Batch, Store
@@ -148,14 +149,22 @@ class Engine:
 
     # -- step 1 -------------------------------------------------------------------------------
 
-    def open_batch(self, owner: str, connectors: Sequence[str], selected: Sequence[str] | None = None) -> Batch:
+    def open_batch(
+        self, owner: str, connectors: Sequence[str], selected: Sequence[str] | None = None
+    ) -> Batch:
         """Fix this run's rows: the oldest `batch_size` pending ids, or an unfinished batch."""
         chosen = list(selected) if selected else list(connectors)
         batch = self.store.open_batch(owner, self.config.batch_size, list(connectors), chosen, self.clock())
         verb = "adopted unfinished" if batch.adopted else "opened"
         span = f"ids {batch.ranges.first}–{batch.ranges.last}" if batch.ranges else "no pending rows"
-        log.info("%s batch %d: %s rows, %s; connectors %s", verb, batch.id, f"{batch.size:,}", span,
-                 ", ".join(batch.selected) or "none")
+        log.info(
+            "%s batch %d: %s rows, %s; connectors %s",
+            verb,
+            batch.id,
+            f"{batch.size:,}",
+            span,
+            ", ".join(batch.selected) or "none",
+        )
         return batch
 
     # -- step 2 -------------------------------------------------------------------------------
@@ -197,8 +206,14 @@ class Engine:
             done = self.store.progress(batch.id, name)
             if not done.finished:
                 resume = done.through_id if done.through_id is not None else after
-                self._hold(batch, name, resume, report, error=report.error,
-                           backoff=next_backoff(self.store.backoff(name), self.clock(), self.config, self.rng))
+                self._hold(
+                    batch,
+                    name,
+                    resume,
+                    report,
+                    error=report.error,
+                    backoff=next_backoff(self.store.backoff(name), self.clock(), self.config, self.rng),
+                )
             raise
 
     def _drain_backlog(
@@ -214,8 +229,14 @@ class Engine:
             return True, backoff
         while rows := self.store.backlog_rows(name, self.config.chunk_size):
             attempt = self._attempt(connector, rows)
-            commit = Commit(name, self.clock(), logs=attempt.logs, dead=attempt.dead,
-                            backlog_done=attempt.done_ids, counts=attempt.counts)
+            commit = Commit(
+                name,
+                self.clock(),
+                logs=attempt.logs,
+                dead=attempt.dead,
+                backlog_done=attempt.done_ids,
+                counts=attempt.counts,
+            )
             if attempt.stopped_at is not None:
                 commit.failed = (attempt.stopped_at.id, attempt.stop_reason or "transient failure")
                 commit.backoff = backoff = next_backoff(backoff, commit.now, self.config, self.rng)
@@ -247,7 +268,9 @@ class Engine:
             after = rows[-1].id
             commit.progress = (batch.id, after, PROGRESS_DELIVERING)
             self._record(commit, report)
-        self._record(Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, PROGRESS_DONE)), report)
+        self._record(
+            Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, PROGRESS_DONE)), report
+        )
 
     def _hold(
         self,
@@ -260,8 +283,15 @@ class Engine:
     ) -> None:
         """Queue the batch's rows after `after` behind the connector's backlog, unsent."""
         hold = batch.ranges.after(after)
-        commit = Commit(name, self.clock(), hold=hold, counts=Counts(held=len(hold)), error=error, backoff=backoff,
-                        progress=(batch.id, batch.ranges.last, PROGRESS_HELD if error else PROGRESS_DONE))
+        commit = Commit(
+            name,
+            self.clock(),
+            hold=hold,
+            counts=Counts(held=len(hold)),
+            error=error,
+            backoff=backoff,
+            progress=(batch.id, batch.ranges.last, PROGRESS_HELD if error else PROGRESS_DONE),
+        )
         if error and hold:
             commit.failed = (hold.spans[0][0], error)
         if report.state == "done":
@@ -269,7 +299,11 @@ class Engine:
         self._record(commit, report)
 
     def _record(
-        self, commit: Commit, report: DeliveryReport, from_backlog: bool = False, blocked_by: Backoff | None = None
+        self,
+        commit: Commit,
+        report: DeliveryReport,
+        from_backlog: bool = False,
+        blocked_by: Backoff | None = None,
     ) -> None:
         self.store.record(commit)
         report.add(commit.counts, from_backlog)
@@ -307,7 +341,9 @@ class Engine:
             log.warning("%s raised %s; treating it as transient", connector.name, type(exc).__name__)
             return [Outcome(Result.TRANSIENT, redact(f"{type(exc).__name__}: {exc}"))]
         if len(outcomes) > len(messages):
-            raise RuntimeError(f"{connector.name} returned {len(outcomes)} outcomes for {len(messages)} messages")
+            raise RuntimeError(
+                f"{connector.name} returned {len(outcomes)} outcomes for {len(messages)} messages"
+            )
         if len(outcomes) < len(messages) and (not outcomes or outcomes[-1].result not in RETRY_LATER):
             # The contract says a short answer ends with a transient outcome; anything else is a
             # connector bug, and the safe reading of it is "not sent yet".
@@ -351,14 +387,27 @@ class Engine:
                 progress = self.store.progress(batch.id, name)
                 if progress.finished:
                     continue
-                after = progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
+                after = (
+                    progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
+                )
                 hold = batch.ranges.after(after)
-                reason = "not in this run's connectors" if name not in batch.selected else "delivery did not finish"
-                self.store.record(Commit(name, self.clock(), hold=hold, counts=Counts(held=len(hold)),
-                                         progress=(batch.id, batch.ranges.last, PROGRESS_HELD), error=reason))
+                reason = (
+                    "not in this run's connectors"
+                    if name not in batch.selected
+                    else "delivery did not finish"
+                )
+                self.store.record(
+                    Commit(
+                        name,
+                        self.clock(),
+                        hold=hold,
+                        counts=Counts(held=len(hold)),
+                        progress=(batch.id, batch.ranges.last, PROGRESS_HELD),
+                        error=reason,
+                    )
+                )
                 report.held[name] = len(hold)
                 log.warning("%s: %s; %s rows kept in its backlog", name, reason, f"{len(hold):,}")
         report.deleted = self.store.close_batch(batch, self.clock())
         log.info("batch %d closed: %s rows deleted from push", batch.id, f"{report.deleted:,}")
         return report
-

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import IntEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class Result(IntEnum):
@@ -120,6 +122,14 @@ class PushMessage:
             return self.object
         bug = self.object.get("bug")
         return bug if isinstance(bug, dict) else None
+
+    @property
+    def is_private(self) -> bool:
+        """Whether not everyone may see it: a private bug, or a private comment or attachment."""
+        if self.object.get("is_private"):
+            return True
+        bug = self.bug
+        return bool(bug and bug.get("is_private"))
 
     @property
     def changed_fields(self) -> tuple[str, ...]:

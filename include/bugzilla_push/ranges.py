@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class IdRanges:
         return self.spans[-1][1] if self.spans else None
 
     def after(self, id_: int) -> IdRanges:
-        """The ids greater than `id_`."""
+        """Return the ids greater than `id_`."""
         out = []
         for lo, hi in self.spans:
             if hi > id_:

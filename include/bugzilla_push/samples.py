@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.model import routing_key_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PRODUCTS = {
     "Core": ["DOM: Core & HTML", "Networking", "Graphics", "JavaScript Engine"],
@@ -135,7 +137,9 @@ class BugzillaSimulator:
             if new == "ASSIGNED":
                 old_assignee = bug["assigned_to"]["login"]
                 bug["assigned_to"] = _user(self._rng.choice(USERS))
-                changes.append({"field": "assigned_to", "removed": old_assignee, "added": bug["assigned_to"]["login"]})
+                changes.append(
+                    {"field": "assigned_to", "removed": old_assignee, "added": bug["assigned_to"]["login"]}
+                )
         else:
             old = bug["priority"]
             bug["priority"] = self._rng.choice(["P1", "P2", "P3", "P5"])
@@ -155,14 +159,28 @@ class BugzillaSimulator:
         change_set = self._change_set()
         public_side = dict(bug) if going_private else {**bug, "is_private": False}
         transition = self._message(
-            "bug", "modify", public_side, [{"field": "is_private", "removed": removed, "added": added}], actor,
+            "bug",
+            "modify",
+            public_side,
+            [{"field": "is_private", "removed": removed, "added": added}],
+            actor,
             change_set,
         )
         bug["is_private"] = going_private
         bug["last_change_time"] = self._now()
         change = self._message(
-            "bug", "modify", bug, [{"field": "bug_group", "removed": "" if going_private else "core-security",
-                                    "added": "core-security" if going_private else ""}], actor, change_set,
+            "bug",
+            "modify",
+            bug,
+            [
+                {
+                    "field": "bug_group",
+                    "removed": "" if going_private else "core-security",
+                    "added": "core-security" if going_private else "",
+                }
+            ],
+            actor,
+            change_set,
         )
         return [transition, change]
 
@@ -170,10 +188,14 @@ class BugzillaSimulator:
         self._next_comment += 1
         comment = {
             "id": self._next_comment,
-            "body": self._rng.choice([
-                "I can reproduce this on Nightly.", "Patch attached, please review.",
-                "Is this still a problem with the latest build?", "Landed: https://hg.example/rev/abc123",
-            ]),
+            "body": self._rng.choice(
+                [
+                    "I can reproduce this on Nightly.",
+                    "Patch attached, please review.",
+                    "Is this still a problem with the latest build?",
+                    "Landed: https://hg.example/rev/abc123",
+                ]
+            ),
             "creation_time": self._now(),
             "is_private": self._rng.random() < 0.05,
             "number": self._rng.randint(1, 40),
@@ -211,8 +233,13 @@ class BugzillaSimulator:
         change_set: str | None = None,
     ) -> dict[str, Any]:
         change_set = change_set or self._change_set()
-        event: dict[str, Any] = {"action": action, "target": target, "time": self._now(), "user": user,
-                                 "change_set": change_set}
+        event: dict[str, Any] = {
+            "action": action,
+            "target": target,
+            "time": self._now(),
+            "user": user,
+            "change_set": change_set,
+        }
         if action == "modify":
             event["changes"] = changes
         event["routing_key"] = routing_key_for({**event, "routing_key": None})
@@ -226,14 +253,25 @@ class BugzillaSimulator:
         return f"{self._pid}.{self._clock.timestamp() + self._rng.random():.5f}"
 
     def _summary(self) -> str:
-        subjects = ["Crash in", "Assertion failure in", "Intermittent timeout in", "Memory leak in", "Wrong layout of"]
-        objects = ["nsDocShell::LoadURI", "the address bar dropdown", "WebGL context loss", "HTTP/3 retries",
-                   "the Push connector's backlog page"]
+        subjects = [
+            "Crash in",
+            "Assertion failure in",
+            "Intermittent timeout in",
+            "Memory leak in",
+            "Wrong layout of",
+        ]
+        objects = [
+            "nsDocShell::LoadURI",
+            "the address bar dropdown",
+            "WebGL context loss",
+            "HTTP/3 retries",
+            "the Push connector's backlog page",
+        ]
         return f"{self._rng.choice(subjects)} {self._rng.choice(objects)}"
 
 
 def first_run_samples() -> list[dict[str, Any]]:
-    """The messages `make run` loads: every kind of message, a private bug, and one malformed row."""
+    """Return what `make run` loads: every kind of message, a private bug, and one malformed row."""
     sim = BugzillaSimulator(seed=7, private_ratio=0.0)
     out: list[dict[str, Any]] = []
     public = sim._file_bug()
@@ -249,7 +287,12 @@ def first_run_samples() -> list[dict[str, Any]]:
     out += sim._toggle_privacy(bug)  # the public bug goes private: is_private transition first
     out.append(sim._modify(bug))
     # A row Bugzilla should never write, but a broken extension or a hand edit could.
-    out.append({"payload": '{"bug": {"id": 1, "summary": "truncated', "routing_key": "bug.modify:summary",
-                "change_set": "4242.0"})
+    out.append(
+        {
+            "payload": '{"bug": {"id": 1, "summary": "truncated',
+            "routing_key": "bug.modify:summary",
+            "change_set": "4242.0",
+        }
+    )
     out.append(sim._modify(sim._bugs[public[0]["payload"]["bug"]["id"]]))
     return out

@@ -31,7 +31,9 @@ def delivery_config(**overrides: Any) -> DeliveryConfig:
         from_variable = json.loads(raw or "{}")
         return DeliveryConfig().with_overrides(**{**from_variable, **overrides})
     except (json.JSONDecodeError, ConfigError, TypeError) as exc:
-        raise AirflowFailException(f"bad delivery settings (Variable {CONFIG_VARIABLE} or params): {exc}") from None
+        raise AirflowFailException(
+            f"bad delivery settings (Variable {CONFIG_VARIABLE} or params): {exc}"
+        ) from None
 
 
 def open_store(conn_id: str) -> Store:
@@ -81,7 +83,9 @@ def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, An
     return report.to_dict()
 
 
-def finalize(plan: list[dict[str, Any]] | None, reports: list[dict[str, Any]], conn_id: str) -> dict[str, Any]:
+def finalize(
+    plan: list[dict[str, Any]] | None, reports: list[dict[str, Any]], conn_id: str
+) -> dict[str, Any]:
     """Hold what failed connectors did not reach, delete the batch's rows, fail the run if one failed."""
     if not plan:
         log.info("no batch in this run")
@@ -93,8 +97,16 @@ def finalize(plan: list[dict[str, Any]] | None, reports: list[dict[str, Any]], c
     for name in batch.connectors:
         report = delivered.get(name)
         if report:
-            log.info("%s: %s, sent %d, ignored %d, dead-lettered %d, held %d, backlog %d", name, report["state"],
-                     report["sent"], report["ignored"], report["dead"], report["held"], report["backlog_left"])
+            log.info(
+                "%s: %s, sent %d, ignored %d, dead-lettered %d, held %d, backlog %d",
+                name,
+                report["state"],
+                report["sent"],
+                report["ignored"],
+                report["dead"],
+                report["held"],
+                report["backlog_left"],
+            )
     failed = [c for c in batch.selected if c not in delivered]
     if failed:
         raise AirflowFailException(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +19,9 @@ from bugzilla_push.model import Result
 from bugzilla_push.store import Commit, NewMessage, Store, open_store
 from tests.fakes import FakeClock, ScriptedConnector, always, fail_at
 from tests.support import backlog_ids, clear, enqueue_samples, log_rows, pending_ids, run_cycle, store_now
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +45,9 @@ def engine_for(store: Store, clock: FakeClock, **settings: object) -> Engine:
     return Engine(store, config, clock=clock, rng=random.Random(0))
 
 
-def test_transient_failure_at_every_position_keeps_order_and_loses_nothing(db_url: str, clock: FakeClock) -> None:
+def test_transient_failure_at_every_position_keeps_order_and_loses_nothing(
+    db_url: str, clock: FakeClock
+) -> None:
     for position in range(BATCH):
         with open_store(db_url) as store:
             store.create_schema()
@@ -55,8 +60,11 @@ def test_transient_failure_at_every_position_keeps_order_and_loses_nothing(db_ur
             reports, final = run_cycle(engine, [connector])
             assert connector.received == ids[:position]
             assert backlog_ids(store, "pulse") == ids[position:]
-            assert pending_ids(store) == [] and final.deleted == BATCH  # accounted for, so removed
-            assert log_rows(store, "pulse") == [(i, Result.OK) for i in ids[:position]] + [(failing, Result.TRANSIENT)]
+            assert pending_ids(store) == []
+            assert final.deleted == BATCH
+            assert log_rows(store, "pulse") == [(i, Result.OK) for i in ids[:position]] + [
+                (failing, Result.TRANSIENT)
+            ]
             assert reports["pulse"].state == "backing_off"
 
             clock.advance(6)  # past the first backoff (5 s)
@@ -66,7 +74,9 @@ def test_transient_failure_at_every_position_keeps_order_and_loses_nothing(db_ur
             assert store.backoff("pulse").attempts == 0
 
 
-def test_permanent_error_at_every_position_dead_letters_only_that_message(db_url: str, clock: FakeClock) -> None:
+def test_permanent_error_at_every_position_dead_letters_only_that_message(
+    db_url: str, clock: FakeClock
+) -> None:
     with open_store(db_url) as store:
         store.create_schema()
         for position in range(BATCH):
@@ -79,7 +89,8 @@ def test_permanent_error_at_every_position_dead_letters_only_that_message(db_url
                 "SELECT message_id, reason FROM push_dead_letter WHERE connector = %(c)s", {"c": name}
             )
             assert dead == [(ids[position], "scripted ERROR")]
-            assert backlog_ids(store, name) == [] and pending_ids(store) == []
+            assert backlog_ids(store, name) == []
+            assert pending_ids(store) == []
 
 
 def test_filtered_messages_are_logged_as_ignored(store: Store, clock: FakeClock) -> None:
@@ -89,7 +100,8 @@ def test_filtered_messages_are_logged_as_ignored(store: Store, clock: FakeClock)
     results = dict(log_rows(store, "pulse"))
     assert set(results) == set(ids)
     assert {results[i] for i in ids if i not in connector.received} == {Result.IGNORED}
-    assert connector.received and len(connector.received) < len(ids)
+    assert connector.received
+    assert len(connector.received) < len(ids)
 
 
 def test_a_connector_that_is_down_never_holds_up_another(store: Store, clock: FakeClock) -> None:
@@ -126,7 +138,8 @@ def test_a_slow_connector_does_not_delay_another(db_url: str, clock: FakeClock) 
         report = engine_for(own, clock).deliver(batch, fast)
     fast_seconds = time.monotonic() - started
     thread.join()
-    assert report.sent == 10 and fast_seconds < 1.5, f"fast connector took {fast_seconds:.2f} s"
+    assert report.sent == 10
+    assert fast_seconds < 1.5, f"fast connector took {fast_seconds:.2f} s"
     assert slow.received == fast.received
 
 
@@ -141,18 +154,22 @@ def test_backlog_drains_in_order_before_new_messages_after_recovery(store: Store
         ids += enqueue_samples(store, 6, seed=run)
         run_cycle(engine, [connector])
         clock.advance(1000)  # every run attempts (beyond the longest backoff)
-    assert connector.received == [] and backlog_ids(store, "pulse") == ids
+    assert connector.received == []
+    assert backlog_ids(store, "pulse") == ids
     state["up"] = True
     ids += enqueue_samples(store, 6, seed=99)
     reports, _ = run_cycle(engine, [connector])
     assert connector.received == ids  # the backlog first, then the new batch, one push-id order
-    assert reports["pulse"].backlog_sent == 30 and reports["pulse"].sent == 36
+    assert reports["pulse"].backlog_sent == 30
+    assert reports["pulse"].sent == 36
     assert store.backoff("pulse").attempts == 0
 
 
 def test_backoff_grows_is_capped_and_resets_after_a_success(store: Store, clock: FakeClock) -> None:
     state = {"up": False}
-    connector = ScriptedConnector("pulse", lambda m, n: always(Result.OK if state["up"] else Result.TRANSIENT)(m, n))
+    connector = ScriptedConnector(
+        "pulse", lambda m, n: always(Result.OK if state["up"] else Result.TRANSIENT)(m, n)
+    )
     engine = engine_for(store, clock)
     enqueue_samples(store, 3)
     waits = []
@@ -169,7 +186,8 @@ def test_backoff_grows_is_capped_and_resets_after_a_success(store: Store, clock:
     clock.advance(1)
     state["up"] = True
     run_cycle(engine, [connector])
-    assert store.backoff("pulse").attempts == 0 and backlog_ids(store, "pulse") == []
+    assert store.backoff("pulse").attempts == 0
+    assert backlog_ids(store, "pulse") == []
 
 
 def test_backoff_has_jitter(store: Store, clock: FakeClock) -> None:
@@ -183,18 +201,30 @@ def test_backoff_has_jitter(store: Store, clock: FakeClock) -> None:
         store.record(Commit("pulse", clock.now, backoff=Backoff(3, None)))
         run_cycle(engine, [connector])
         waits.add((store.backoff("pulse").next_attempt_ts - clock.now).total_seconds())
-    assert len(waits) >= 4 and all(500 <= w <= 625 for w in waits), waits
+    assert len(waits) >= 4, waits
+    assert all(500 <= w <= 625 for w in waits), waits
 
 
-def test_bad_rows_are_dead_lettered_with_a_reason_and_the_queue_moves_on(store: Store, clock: FakeClock) -> None:
+def test_bad_rows_are_dead_lettered_with_a_reason_and_the_queue_moves_on(
+    store: Store, clock: FakeClock
+) -> None:
     good = enqueue_samples(store, 3)
     bad = [
         NewMessage('{"bug": {"id": 1}, "event": {', "bug.modify:status", "1.1"),
         NewMessage('{"bug": {"id": 2}}', "bug.modify:status", "1.2"),
-        NewMessage('{"bug": {"id": 3}, "event": {"action": "create", "target": "bug"}}', "comment.create", "1.3"),
-        NewMessage('{"bug": {"id": 4, "summary": "' + "x" * 5000 + '"}, "event": {"action": "create", "target": "bug"}}',
-                   "bug.create", "1.4"),
-        NewMessage('{"widget": {"id": 5}, "event": {"action": "create", "target": "widget"}}', "widget.create", "1.5"),
+        NewMessage(
+            '{"bug": {"id": 3}, "event": {"action": "create", "target": "bug"}}', "comment.create", "1.3"
+        ),
+        NewMessage(
+            '{"bug": {"id": 4, "summary": "'
+            + "x" * 5000
+            + '"}, "event": {"action": "create", "target": "bug"}}',
+            "bug.create",
+            "1.4",
+        ),
+        NewMessage(
+            '{"widget": {"id": 5}, "event": {"action": "create", "target": "widget"}}', "widget.create", "1.5"
+        ),
     ]
     store.enqueue(bad, store_now())
     later = enqueue_samples(store, 3, seed=2)
@@ -204,22 +234,37 @@ def test_bad_rows_are_dead_lettered_with_a_reason_and_the_queue_moves_on(store: 
     assert connector.received == good + later
     reasons = [r[0] for r in store.query("SELECT reason FROM push_dead_letter ORDER BY message_id")]
     assert len(reasons) == 5
-    for reason, expected in zip(reasons, ["not valid JSON", "no 'event' object", "does not match the payload",
-                                         "over the limit", "unknown target"], strict=True):
+    for reason, expected in zip(
+        reasons,
+        [
+            "not valid JSON",
+            "no 'event' object",
+            "does not match the payload",
+            "over the limit",
+            "unknown target",
+        ],
+        strict=True,
+    ):
         assert expected in reason
-    assert reports["file"].dead == 5 and pending_ids(store) == []
+    assert reports["file"].dead == 5
+    assert pending_ids(store) == []
 
 
-def test_a_subset_run_keeps_the_other_connectors_messages_in_their_backlog(store: Store, clock: FakeClock) -> None:
+def test_a_subset_run_keeps_the_other_connectors_messages_in_their_backlog(
+    store: Store, clock: FakeClock
+) -> None:
     pulse, file = ScriptedConnector("pulse"), ScriptedConnector("file")
     engine = engine_for(store, clock)
     first = enqueue_samples(store, 5)
     run_cycle(engine, [pulse, file], selected=["file"])
-    assert file.received == first and pulse.received == []
-    assert backlog_ids(store, "pulse") == first and pending_ids(store) == []
+    assert file.received == first
+    assert pulse.received == []
+    assert backlog_ids(store, "pulse") == first
+    assert pending_ids(store) == []
     second = enqueue_samples(store, 5, seed=3)
     run_cycle(engine, [pulse, file])
-    assert pulse.received == first + second and file.received == first + second
+    assert pulse.received == first + second
+    assert file.received == first + second
 
 
 def test_a_connector_fatal_error_keeps_everything_and_fails_loudly(store: Store, clock: FakeClock) -> None:
@@ -234,6 +279,7 @@ def test_a_connector_fatal_error_keeps_everything_and_fails_loudly(store: Store,
         engine.deliver(batch, broken)
     engine.deliver(batch, healthy)
     engine.finalize(batch)
-    assert healthy.received == ids and backlog_ids(store, "pulse") == ids
+    assert healthy.received == ids
+    assert backlog_ids(store, "pulse") == ids
     assert "authentication failed" in store.status().connectors["pulse"].last_error
     assert store.backoff("pulse").attempts == 1

@@ -26,6 +26,8 @@ def test_next_backoff_counts_attempts_and_sets_the_next_time() -> None:
     now = datetime(2026, 1, 1)
     config = DeliveryConfig(backoff_jitter=0.0)
     state = next_backoff(Backoff(), now, config)
-    assert state.attempts == 1 and (state.next_attempt_ts - now).total_seconds() == 5
-    assert state.active(now) and not state.active(state.next_attempt_ts)
+    assert state.attempts == 1
+    assert (state.next_attempt_ts - now).total_seconds() == 5
+    assert state.active(now)
+    assert not state.active(state.next_attempt_ts)
     assert not Backoff().active(now)

@@ -7,17 +7,28 @@ import pytest
 from bugzilla_push.cli import InputError, check_status, parse_enqueue_input
 from bugzilla_push.store.records import ConnectorStatus, QueueStatus
 
-PAYLOAD = {"bug": {"id": 1}, "event": {"action": "modify", "target": "bug", "change_set": "77.5",
-                                       "changes": [{"field": "status"}, {"field": "resolution"}]}}
+PAYLOAD = {
+    "bug": {"id": 1},
+    "event": {
+        "action": "modify",
+        "target": "bug",
+        "change_set": "77.5",
+        "changes": [{"field": "status"}, {"field": "resolution"}],
+    },
+}
 
 
 def test_rows_and_bare_payloads_in_json_lines() -> None:
-    text = "\n".join([
-        json.dumps({"payload": PAYLOAD, "routing_key": "bug.modify:status,resolution", "change_set": "1.2"}),
-        "",
-        json.dumps(PAYLOAD),
-        json.dumps({"payload": "{broken", "routing_key": "bug.modify", "change_set": "3.4"}),
-    ])
+    text = "\n".join(
+        [
+            json.dumps(
+                {"payload": PAYLOAD, "routing_key": "bug.modify:status,resolution", "change_set": "1.2"}
+            ),
+            "",
+            json.dumps(PAYLOAD),
+            json.dumps({"payload": "{broken", "routing_key": "bug.modify", "change_set": "3.4"}),
+        ]
+    )
     first, bare, broken = parse_enqueue_input(text)
     assert (first.routing_key, first.change_set) == ("bug.modify:status,resolution", "1.2")
     assert json.loads(first.payload) == PAYLOAD
@@ -60,4 +71,6 @@ def test_check_thresholds(pending: int, backlog: int, code: int) -> None:
 
 def test_check_of_a_named_connector_without_backlog_is_ok() -> None:
     code, text = check_status(_status(0, pulse=900), ["file"], 500, 750)
-    assert code == 0 and "pulse" not in text and "file backlog 0" in text
+    assert code == 0
+    assert "pulse" not in text
+    assert "file backlog 0" in text

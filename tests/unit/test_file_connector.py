@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,13 +11,22 @@ from bugzilla_push.connectors import ConnectionInfo, ConnectorConfigError, build
 from bugzilla_push.connectors.file import FileConnector, default_path
 from bugzilla_push.model import PushRow, Result, parse_message
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def messages(ids: list[int]) -> list:
     out = []
     for i in ids:
-        payload = {"bug": {"id": i, "summary": "line\nbreak ünïcode"}, "event": {"action": "create", "target": "bug"}}
-        out.append(parse_message(PushRow(i, datetime(2026, 1, 1), json.dumps(payload, indent=2), "1.1", "bug.create"),
-                                 10**6))
+        payload = {
+            "bug": {"id": i, "summary": "line\nbreak ünïcode"},
+            "event": {"action": "create", "target": "bug"},
+        }
+        out.append(
+            parse_message(
+                PushRow(i, datetime(2026, 1, 1), json.dumps(payload, indent=2), "1.1", "bug.create"), 10**6
+            )
+        )
     return out
 
 
@@ -28,7 +37,8 @@ def test_appends_one_json_line_per_message(tmp_path: Path) -> None:
     lines = (tmp_path / "out" / "push.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["push_id"] for r in records] == [1, 2, 3]
-    assert records[0]["routing_key"] == "bug.create" and records[0]["change_set"] == "1.1"
+    assert records[0]["routing_key"] == "bug.create"
+    assert records[0]["change_set"] == "1.1"
     assert records[0]["payload"]["bug"]["summary"] == "line\nbreak ünïcode"
 
 
@@ -53,13 +63,18 @@ def test_unwritable_path_is_transient_not_lost(tmp_path: Path) -> None:
 def test_built_from_an_fs_connection_with_a_path(tmp_path: Path) -> None:
     info = ConnectionInfo("archive", "fs", extra={"path": str(tmp_path / "a.jsonl"), "fsync": False})
     connector = build_connector(info)
-    assert isinstance(connector, FileConnector) and connector.path == tmp_path / "a.jsonl" and not connector.fsync
+    assert isinstance(connector, FileConnector)
+    assert connector.path == tmp_path / "a.jsonl"
+    assert not connector.fsync
 
 
 def test_default_path_is_under_airflow_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     assert default_path("file") == tmp_path / "var" / "bugzilla_push" / "file.jsonl"
-    assert build_connector(ConnectionInfo("file", "fs")).path == tmp_path / "var" / "bugzilla_push" / "file.jsonl"
+    assert (
+        build_connector(ConnectionInfo("file", "fs")).path
+        == tmp_path / "var" / "bugzilla_push" / "file.jsonl"
+    )
 
 
 def test_unknown_options_and_types_are_clear_errors() -> None:

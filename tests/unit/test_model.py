@@ -16,8 +16,13 @@ def row(payload: object, routing_key: str = "bug.modify:status", push_id: int = 
 
 
 def bug_payload(**event: object) -> dict:
-    base = {"action": "modify", "target": "bug", "time": "2026-11-27T12:00:00", "user": {"id": 1},
-            "changes": [{"field": "status", "removed": "NEW", "added": "ASSIGNED"}]}
+    base = {
+        "action": "modify",
+        "target": "bug",
+        "time": "2026-11-27T12:00:00",
+        "user": {"id": 1},
+        "changes": [{"field": "status", "removed": "NEW", "added": "ASSIGNED"}],
+    }
     return {"bug": {"id": 648667, "summary": "test", "is_private": False}, "event": {**base, **event}}
 
 
@@ -30,8 +35,10 @@ def test_valid_message_is_decoded_with_its_target_and_fields() -> None:
 
 
 def test_comment_message_exposes_its_bug() -> None:
-    payload = {"comment": {"id": 5, "body": "hi", "bug": {"id": 9, "is_private": True}},
-               "event": {"action": "create", "target": "comment", "user": {"id": 1}}}
+    payload = {
+        "comment": {"id": 5, "body": "hi", "bug": {"id": 9, "is_private": True}},
+        "event": {"action": "create", "target": "comment", "user": {"id": 1}},
+    }
     message = parse_message(row(payload, "comment.create"), LIMIT)
     assert message.bug == {"id": 9, "is_private": True}
 
@@ -65,10 +72,19 @@ def test_oversize_payload_is_rejected_before_parsing() -> None:
 
 
 def test_routing_key_is_built_like_bugzillas() -> None:
-    event = {"target": "bug", "action": "modify",
-             "changes": [{"field": "resolution"}, {"field": "status"}, {"field": "resolution"}]}
+    event = {
+        "target": "bug",
+        "action": "modify",
+        "changes": [{"field": "resolution"}, {"field": "status"}, {"field": "resolution"}],
+    }
     assert routing_key_for(event) == "bug.modify:resolution,status"
     assert routing_key_for({"target": "comment", "action": "create"}) == "comment.create"
-    long = {"target": "bug", "action": "modify", "changes": [{"field": f"cf_status_firefox{n}"} for n in range(10)]}
+    long = {
+        "target": "bug",
+        "action": "modify",
+        "changes": [{"field": f"cf_status_firefox{n}"} for n in range(10)],
+    }
     key = routing_key_for(long)
-    assert len(key) <= 64 and key.startswith("bug.modify:cf_status_firefox0,") and not key.endswith(",")
+    assert len(key) <= 64
+    assert key.startswith("bug.modify:cf_status_firefox0,")
+    assert not key.endswith(",")

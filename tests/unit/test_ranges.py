@@ -12,7 +12,10 @@ def test_ids_become_exact_ranges_and_back() -> None:
     assert list(ranges) == ids
     assert len(ranges) == 8
     assert (ranges.first, ranges.last) == (1, 100)
-    assert 4 not in ranges and 10 in ranges and 101 not in ranges and 0 not in ranges
+    assert 4 not in ranges
+    assert 10 in ranges
+    assert 101 not in ranges
+    assert 0 not in ranges
 
 
 def test_json_round_trip() -> None:
@@ -38,4 +41,7 @@ def test_chunks_bound_the_number_of_ranges() -> None:
 
 def test_empty_set() -> None:
     empty = IdRanges.from_ids([])
-    assert not empty and len(empty) == 0 and empty.first is None and 5 not in empty
+    assert not empty
+    assert len(empty) == 0
+    assert empty.first is None
+    assert 5 not in empty

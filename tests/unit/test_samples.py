@@ -11,7 +11,9 @@ from bugzilla_push.samples import BugzillaSimulator, first_run_samples
 def _parse(message: dict) -> object:
     payload = message["payload"]
     text = payload if isinstance(payload, str) else json.dumps(payload)
-    return parse_message(PushRow(1, datetime(2026, 1, 1), text, message["change_set"], message["routing_key"]), 10**7)
+    return parse_message(
+        PushRow(1, datetime(2026, 1, 1), text, message["change_set"], message["routing_key"]), 10**7
+    )
 
 
 def test_generated_stream_is_valid_varied_and_repeatable() -> None:
@@ -28,7 +30,9 @@ def test_generated_stream_is_valid_varied_and_repeatable() -> None:
 def test_first_run_set_has_every_kind_a_private_bug_and_one_bad_row() -> None:
     samples = first_run_samples()
     keys = [m["routing_key"] for m in samples]
-    assert "bug.create" in keys and "comment.create" in keys and "bug.modify:is_private" in keys
+    assert "bug.create" in keys
+    assert "comment.create" in keys
+    assert "bug.modify:is_private" in keys
     assert any(k.startswith("bug.modify:") and k != "bug.modify:is_private" for k in keys)
     bad = 0
     for message in samples:
@@ -37,5 +41,7 @@ def test_first_run_set_has_every_kind_a_private_bug_and_one_bad_row() -> None:
         except InvalidMessage:
             bad += 1
     assert bad == 1
-    private = [m for m in samples if isinstance(m["payload"], dict) and m["payload"].get("bug", {}).get("is_private")]
+    private = [
+        m for m in samples if isinstance(m["payload"], dict) and m["payload"].get("bug", {}).get("is_private")
+    ]
     assert private

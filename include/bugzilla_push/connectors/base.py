@@ -133,7 +133,7 @@ class Connector(ABC):
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
         """Deliver the messages in order; see the class docstring for the contract."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most connectors hold nothing to release
         """Release connections; the instance may be used again afterwards."""
 
     def __enter__(self) -> Self:

@@ -28,12 +28,12 @@ def parse_connector_names(text: str) -> list[str]:
 
 
 def enabled_connectors() -> list[str]:
-    """The connectors to deliver to, from the `bugzilla_push_connectors` Variable (default: file)."""
+    """Return the connectors to deliver to: the `bugzilla_push_connectors` Variable (default: file)."""
     return parse_connector_names(Variable.get(CONNECTORS_VARIABLE, default=DEFAULT_CONNECTORS))
 
 
 def connection_info(name: str) -> ConnectionInfo | None:
-    """The connector's Airflow connection as plain data, or None if there is none."""
+    """Return the connector's Airflow connection as plain data, or None if there is none."""
     try:
         conn = BaseHook.get_connection(name)
     except AirflowNotFoundException:

@@ -63,7 +63,9 @@ class BugzillaDbHook(BaseHook):
 
             path = Path(conn.host or conn.schema or "")
             if not str(path) or str(path) == ".":
-                raise BugzillaDbNotConfigured(f"The SQLite connection {conn_id!r} names no file. {HOW_TO_SET}")
+                raise BugzillaDbNotConfigured(
+                    f"The SQLite connection {conn_id!r} names no file. {HOW_TO_SET}"
+                )
             return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
         raise BugzillaDbNotConfigured(
             f"The Airflow connection {conn_id!r} has type {conn.conn_type!r}; bugzilla-push reads "

@@ -17,7 +17,9 @@ def open_store(url: str) -> Store:
     if scheme in ("postgresql", "postgres"):
         from bugzilla_push.store import postgres
 
-        return Store(postgres.connect(url.replace("postgres://", "postgresql://", 1)), postgres.PostgresDialect())
+        return Store(
+            postgres.connect(url.replace("postgres://", "postgresql://", 1)), postgres.PostgresDialect()
+        )
     if scheme == "sqlite":
         from bugzilla_push.store import sqlite
 

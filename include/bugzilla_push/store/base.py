@@ -10,15 +10,12 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bugzilla_push.backoff import Backoff
 from bugzilla_push.model import PushRow
 from bugzilla_push.ranges import IdRanges
-from bugzilla_push.store.schema import BMO_TABLES, MIGRATIONS, OWN_INDEXES_ON_BMO_TABLES
 from bugzilla_push.store.records import (
     PROGRESS_PENDING,
     Batch,
@@ -29,15 +26,35 @@ from bugzilla_push.store.records import (
     Progress,
     QueueStatus,
 )
+from bugzilla_push.store.schema import BMO_TABLES, MIGRATIONS, OWN_INDEXES_ON_BMO_TABLES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator, Sequence
+    from datetime import datetime
 
 MAX_RANGES_PER_STATEMENT = 200  # keeps range predicates (and their parameters) small
 ROW_COLUMNS = "id, push_ts, payload, change_set, routing_key"
 BACKLOG_COLUMNS = "message_id, push_ts, payload, change_set, routing_key, connector, attempts"
-LOG_COLUMNS = ("message_id", "change_set", "routing_key", "connector", "push_ts", "processed_ts", "result", "data")
-DEAD_COLUMNS = ("message_id", "connector", "push_ts", "payload", "change_set", "routing_key", "reason", "failed_ts")
+LOG_COLUMNS = (
+    "message_id",
+    "change_set",
+    "routing_key",
+    "connector",
+    "push_ts",
+    "processed_ts",
+    "result",
+    "data",
+)
+DEAD_COLUMNS = (
+    "message_id",
+    "connector",
+    "push_ts",
+    "payload",
+    "change_set",
+    "routing_key",
+    "reason",
+    "failed_ts",
+)
 
 
 class LockTimeout(RuntimeError):
@@ -103,11 +120,11 @@ class Dialect(ABC):
             )
 
     def to_db(self, value: datetime | None) -> Any:
-        """A naive UTC datetime as the driver wants it."""
+        """Convert a naive UTC datetime for the driver."""
         return value
 
     def from_db(self, value: Any) -> datetime | None:
-        """A timestamp column's value as a naive UTC datetime."""
+        """Convert a timestamp column's value to a naive UTC datetime."""
         return value
 
 
@@ -200,7 +217,9 @@ class Store:
             if applied:
                 self.execute(cur, "DELETE FROM push_meta WHERE name = 'schema_version'")
                 self.execute(
-                    cur, "INSERT INTO push_meta (name, value) VALUES ('schema_version', %(v)s)", {"v": str(current)}
+                    cur,
+                    "INSERT INTO push_meta (name, value) VALUES ('schema_version', %(v)s)",
+                    {"v": str(current)},
                 )
         return applied
 
@@ -263,7 +282,9 @@ class Store:
                 ).fetchone()
                 if found is not None:
                     self.execute(
-                        cur, "UPDATE push_run SET owner = %(owner)s WHERE id = %(id)s", {"owner": owner, "id": found[0]}
+                        cur,
+                        "UPDATE push_run SET owner = %(owner)s WHERE id = %(id)s",
+                        {"owner": owner, "id": found[0]},
                     )
                     return Batch(
                         id=found[0],
@@ -285,9 +306,12 @@ class Store:
         self, owner: str, batch_size: int, connectors: Sequence[str], selected: Sequence[str], now: datetime
     ) -> Batch:
         with self.transaction() as cur:
-            ids = [r[0] for r in self.execute(
-                cur, "SELECT id FROM push ORDER BY id LIMIT %(n)s", {"n": batch_size}
-            ).fetchall()]
+            ids = [
+                r[0]
+                for r in self.execute(
+                    cur, "SELECT id FROM push ORDER BY id LIMIT %(n)s", {"n": batch_size}
+                ).fetchall()
+            ]
             ranges = IdRanges.from_ids(ids)
             self.execute(
                 cur,
@@ -295,8 +319,13 @@ class Store:
                 " connectors, selected) VALUES (%(owner)s, 1, 'open', %(now)s, %(first)s, %(last)s, %(size)s,"
                 " %(ranges)s, %(connectors)s, %(selected)s)",
                 {
-                    "owner": owner, "now": self.dialect.to_db(now), "first": ranges.first, "last": ranges.last,
-                    "size": len(ids), "ranges": ranges.to_json(), "connectors": json.dumps(list(connectors)),
+                    "owner": owner,
+                    "now": self.dialect.to_db(now),
+                    "first": ranges.first,
+                    "last": ranges.last,
+                    "size": len(ids),
+                    "ranges": ranges.to_json(),
+                    "connectors": json.dumps(list(connectors)),
                     "selected": json.dumps(list(selected)),
                 },
             )
@@ -325,14 +354,15 @@ class Store:
         return Progress(connector, state, through, Counts(*counts), error)
 
     def batch_rows(self, batch: Batch, after_id: int, limit: int) -> list[PushRow]:
-        """The batch's rows after `after_id`, oldest first (rows outside the batch are skipped)."""
+        """Read the batch's rows after `after_id`, oldest first (rows outside the batch are skipped)."""
         last = batch.ranges.last
         if last is None:
             return []
         rows: list[PushRow] = []
         while len(rows) < limit and after_id < last:
             fetched = self.query(
-                f"SELECT {ROW_COLUMNS} FROM push WHERE id > %(after)s AND id <= %(last)s ORDER BY id LIMIT %(n)s",
+                f"SELECT {ROW_COLUMNS} FROM push WHERE id > %(after)s AND id <= %(last)s "
+                "ORDER BY id LIMIT %(n)s",
                 {"after": after_id, "last": last, "n": limit - len(rows)},
             )
             if not fetched:
@@ -353,7 +383,8 @@ class Store:
                 deleted += self.execute(cur, f"DELETE FROM push WHERE {predicate}", params).rowcount
             self.execute(
                 cur,
-                "UPDATE push_run SET open_slot = NULL, state = 'done', finished_ts = %(now)s, deleted = %(n)s "
+                "UPDATE push_run SET open_slot = NULL, state = 'done', finished_ts = %(now)s, "
+                "deleted = %(n)s "
                 "WHERE id = %(id)s",
                 {"now": self.dialect.to_db(now), "n": deleted, "id": batch.id},
             )
@@ -362,7 +393,7 @@ class Store:
     # -- backlog and backoff ---------------------------------------------------------------
 
     def backlog_rows(self, connector: str, limit: int) -> list[PushRow]:
-        """The connector's oldest backlog rows, in push-id order."""
+        """Read the connector's oldest backlog rows, in push-id order."""
         rows = self.query(
             f"SELECT {ROW_COLUMNS.replace('id,', 'message_id,', 1)}, attempts FROM push_backlog "
             "WHERE connector = %(c)s ORDER BY message_id LIMIT %(n)s",
@@ -387,20 +418,33 @@ class Store:
         now = d.to_db(commit.now)
         with self.transaction() as cur:
             if commit.logs:
-                d.bulk_insert(cur, "push_log", LOG_COLUMNS, [
-                    (e.row.id, e.row.change_set, e.row.routing_key, c, d.to_db(e.row.push_ts), now, int(e.result),
-                     e.data)
-                    for e in commit.logs
-                ])
+                d.bulk_insert(
+                    cur,
+                    "push_log",
+                    LOG_COLUMNS,
+                    [
+                        (
+                            e.row.id,
+                            e.row.change_set,
+                            e.row.routing_key,
+                            c,
+                            d.to_db(e.row.push_ts),
+                            now,
+                            int(e.result),
+                            e.data,
+                        )
+                        for e in commit.logs
+                    ],
+                )
             if commit.dead:
                 self._insert_dead(cur, c, commit.dead, now)
             if commit.hold:
                 for part in commit.hold.chunks(MAX_RANGES_PER_STATEMENT):
                     predicate, params = range_predicate(part)
-                    select = (
-                        f"SELECT {ROW_COLUMNS}, %(c)s, 0 FROM push WHERE {predicate}"
+                    select = f"SELECT {ROW_COLUMNS}, %(c)s, 0 FROM push WHERE {predicate}"
+                    self.execute(
+                        cur, d.insert_ignore("push_backlog", BACKLOG_COLUMNS, select), {**params, "c": c}
                     )
-                    self.execute(cur, d.insert_ignore("push_backlog", BACKLOG_COLUMNS, select), {**params, "c": c})
             if commit.backlog_done:
                 for start in range(0, len(commit.backlog_done), 1000):
                     ids = commit.backlog_done[start : start + 1000]
@@ -413,7 +457,8 @@ class Store:
             if commit.failed:
                 self.execute(
                     cur,
-                    "UPDATE push_backlog SET attempts = attempts + 1, attempt_ts = %(now)s, last_error = %(err)s "
+                    "UPDATE push_backlog SET attempts = attempts + 1, attempt_ts = %(now)s, "
+                    "last_error = %(err)s "
                     "WHERE connector = %(c)s AND message_id = %(m)s",
                     {"now": now, "err": commit.failed[1], "c": c, "m": commit.failed[0]},
                 )
@@ -428,8 +473,18 @@ class Store:
                     " sent = sent + %(sent)s, ignored = ignored + %(ignored)s, dead = dead + %(dead)s,"
                     " held = held + %(held)s, updated_ts = %(now)s, error = %(error)s"
                     " WHERE run_id = %(run)s AND connector = %(c)s",
-                    {"through": through, "state": state, "sent": n.sent, "ignored": n.ignored, "dead": n.dead,
-                     "held": n.held, "now": now, "error": commit.error, "run": batch_id, "c": c},
+                    {
+                        "through": through,
+                        "state": state,
+                        "sent": n.sent,
+                        "ignored": n.ignored,
+                        "dead": n.dead,
+                        "held": n.held,
+                        "now": now,
+                        "error": commit.error,
+                        "run": batch_id,
+                        "c": c,
+                    },
                 )
 
     def _insert_dead(self, cur: Any, connector: str, dead: list[tuple[PushRow, str]], now: Any) -> None:
@@ -447,8 +502,11 @@ class Store:
         self.execute(
             cur,
             self.dialect.upsert("push_backoff", ("connector", "next_attempt_ts", "attempts"), ("connector",)),
-            {"connector": connector, "next_attempt_ts": self.dialect.to_db(backoff.next_attempt_ts),
-             "attempts": backoff.attempts},
+            {
+                "connector": connector,
+                "next_attempt_ts": self.dialect.to_db(backoff.next_attempt_ts),
+                "attempts": backoff.attempts,
+            },
         )
 
     # -- status -----------------------------------------------------------------------------
@@ -462,9 +520,13 @@ class Store:
             "SELECT connector, COUNT(*), MIN(push_ts) FROM push_backlog GROUP BY connector"
         ):
             states.setdefault(name, {}).update(backlog=depth, oldest_ts=d.from_db(first_ts))
-        for name, attempts, next_ts in self.query("SELECT connector, attempts, next_attempt_ts FROM push_backoff"):
+        for name, attempts, next_ts in self.query(
+            "SELECT connector, attempts, next_attempt_ts FROM push_backoff"
+        ):
             if attempts:
-                states.setdefault(name, {}).update(backoff_attempts=attempts, next_attempt_ts=d.from_db(next_ts))
+                states.setdefault(name, {}).update(
+                    backoff_attempts=attempts, next_attempt_ts=d.from_db(next_ts)
+                )
         for name, count in self.query("SELECT connector, COUNT(*) FROM push_dead_letter GROUP BY connector"):
             states.setdefault(name, {}).update(dead_letters=count)
         for name, error in self.query(
@@ -482,22 +544,42 @@ class Store:
         open_batch = last_run = None
         if open_rows:
             i, owner, created, size, first, last = open_rows[0]
-            open_batch = {"id": i, "owner": owner, "created_ts": d.from_db(created), "size": size,
-                          "first_id": first, "last_id": last}
+            open_batch = {
+                "id": i,
+                "owner": owner,
+                "created_ts": d.from_db(created),
+                "size": size,
+                "first_id": first,
+                "last_id": last,
+            }
         if last_rows:
             i, owner, created, finished, size, deleted = last_rows[0]
             per_connector = {
-                name: {"state": state, "sent": sent, "ignored": ignored, "dead": dead, "held": held, "error": error}
+                name: {
+                    "state": state,
+                    "sent": sent,
+                    "ignored": ignored,
+                    "dead": dead,
+                    "held": held,
+                    "error": error,
+                }
                 for name, state, sent, ignored, dead, held, error in self.query(
                     "SELECT connector, state, sent, ignored, dead, held, error FROM push_run_connector "
-                    "WHERE run_id = %(id)s ORDER BY connector", {"id": i}
+                    "WHERE run_id = %(id)s ORDER BY connector",
+                    {"id": i},
                 )
             }
             for name in per_connector:
                 states.setdefault(name, {})
-            last_run = {"id": i, "owner": owner, "created_ts": d.from_db(created),
-                        "finished_ts": d.from_db(finished), "size": size, "deleted": deleted,
-                        "connectors": per_connector}
+            last_run = {
+                "id": i,
+                "owner": owner,
+                "created_ts": d.from_db(created),
+                "finished_ts": d.from_db(finished),
+                "size": size,
+                "deleted": deleted,
+                "connectors": per_connector,
+            }
         return QueueStatus(
             pending=pending,
             pending_oldest_ts=d.from_db(oldest),

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import errors
 
 from bugzilla_push.store.base import Dialect
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 LOCK_NAMESPACE = 0x42_50_55_53  # "BPUS": keeps our advisory locks apart from other applications'
 

@@ -45,7 +45,7 @@ class Batch:
         return len(self.ranges)
 
     def to_xcom(self) -> dict[str, Any]:
-        """The batch as it travels between tasks: ids as ranges, never payloads."""
+        """Return the batch as it travels between tasks: ids as ranges, never payloads."""
         return {
             "batch_id": self.id,
             "ids": [list(s) for s in self.ranges.spans],
@@ -88,7 +88,10 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
-            self.sent + other.sent, self.ignored + other.ignored, self.dead + other.dead, self.held + other.held
+            self.sent + other.sent,
+            self.ignored + other.ignored,
+            self.dead + other.dead,
+            self.held + other.held,
         )
 
 

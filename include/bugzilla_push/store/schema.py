@@ -66,7 +66,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 routing_key VARCHAR(64) NOT NULL,
                 reason {mediumtext} NOT NULL,
                 failed_ts {ts} NOT NULL)""",
-            "CREATE UNIQUE INDEX {if_not_exists} push_dead_letter_idx ON push_dead_letter (message_id, connector)",
+            "CREATE UNIQUE INDEX {if_not_exists} push_dead_letter_idx "
+            "ON push_dead_letter (message_id, connector)",
             """CREATE TABLE IF NOT EXISTS push_run (
                 id {serial},
                 owner VARCHAR(250) NOT NULL,

@@ -6,13 +6,15 @@ import fcntl
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.store.base import Dialect
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 _NAMED = re.compile(r"%\((\w+)\)s")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -101,7 +103,9 @@ class SqliteDialect(Dialect):
 
     def existing_tables(self, conn: Any, names: Sequence[str]) -> set[str]:
         marks = ", ".join("?" for _ in names)
-        rows = conn.execute(f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({marks})", names)
+        rows = conn.execute(
+            f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({marks})", names
+        )
         return {r[0] for r in rows.fetchall()}
 
 
