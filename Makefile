@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export AIRFLOW_CONN_BUGZILLA_DB ?= sqlite:///$(CURDIR)/var/bugzilla.db
 export AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS ?= file
 
-.PHONY: help install run test test-unit test-integration lint bench up wait constraints clean
+.PHONY: help install run test test-unit test-integration lint bench up wait env constraints clean
 
 help:
 	@echo "make run          set up and run the delivery DAG once on the embedded default (SQLite + file)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-unit    tests without services;  make test-integration  the ones with services"
 	@echo "make bench        the store benchmark (100,000 rows) on PostgreSQL and SQLite"
 	@echo "make lint         ruff;  make up / make wait  start / wait for the local services"
+	@echo "make env          write .env with fresh secrets for docker compose"
 
 install: $(STAMP)
 
@@ -67,6 +68,16 @@ up:
 
 wait:
 	@scripts/services check
+
+env: .env
+
+.env:
+	@umask 077 && { \
+	  key() { $(PYTHON) -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'; }; \
+	  echo "AIRFLOW_FERNET_KEY=$$(key)"; echo "AIRFLOW_JWT_SECRET=$$(key)"; echo "AIRFLOW_ADMIN_PASSWORD=$$(key)"; \
+	  echo "AIRFLOW_DB_PASSWORD=$$(key)"; echo "BUGZILLA_DB_PASSWORD=$$(key)"; echo "PULSE_PASSWORD=$$(key)"; \
+	  echo "BUGZILLA_PUSH_CONNECTORS=file"; echo "AIRFLOW_UID=$$(id -u)"; } > .env
+	@echo "wrote .env with fresh secrets (docker compose reads it; git ignores it)"
 
 constraints:
 	rm -rf /tmp/bugzilla-push-constraints && $(PYTHON) -m venv /tmp/bugzilla-push-constraints

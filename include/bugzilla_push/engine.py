@@ -184,37 +184,52 @@ class Engine:
 
     def _deliver_locked(self, batch: Batch, connector: Connector, report: DeliveryReport) -> None:
         name = connector.name
-        if not self.store.batch_is_open(batch.id):
-            report.state = "batch_closed"  # another run finished this batch already
-            return
-        progress = self.store.progress(batch.id, name)
-        if progress.finished:
-            report.state = "already_done"
-            return
-        after = progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
+        after: int | None = None  # where this connector resumes in the batch; None: no batch rows to deliver
+        if not batch.is_empty:
+            if not self.store.batch_is_open(batch.id):
+                report.state = "batch_closed"  # another run finished this batch already
+                return
+            progress = self.store.progress(batch.id, name)
+            if progress.finished:
+                report.state = "already_done"
+                return
+            after = progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
         backoff = self.store.backoff(name)
         try:
             blocked, backoff = self._drain_backlog(connector, backoff, report)
+            if after is None:
+                return
             if blocked:
                 self._hold(batch, name, after, report)
                 return
             self._send_batch(batch, connector, after, backoff, report)
         except ConnectorFatal as exc:
-            # Nothing of the failed call was sent: keep the rest of the batch in the backlog and
-            # back off, so an operator's fix is picked up without hammering a broken destination.
-            report.state, report.error = "failed", redact(str(exc))
+            self._stop(batch, name, after, report, redact(str(exc)))
+            raise
+
+    def _stop(self, batch: Batch, name: str, after: int | None, report: DeliveryReport, error: str) -> None:
+        """After a connector-fatal error (nothing of that call was sent): keep everything, back off, say why.
+
+        Backing off means an operator's fix is picked up on a later run without hammering a broken
+        destination every minute.
+        """
+        report.state, report.error = "failed", error
+        now = self.clock()
+        commit = Commit(
+            name, now, error=error, backoff=next_backoff(self.store.backoff(name), now, self.config, self.rng)
+        )
+        head = self.store.backlog_rows(name, 1)
+        if after is not None:
             done = self.store.progress(batch.id, name)
             if not done.finished:
                 resume = done.through_id if done.through_id is not None else after
-                self._hold(
-                    batch,
-                    name,
-                    resume,
-                    report,
-                    error=report.error,
-                    backoff=next_backoff(self.store.backoff(name), self.clock(), self.config, self.rng),
-                )
-            raise
+                commit.hold = batch.ranges.after(resume)
+                commit.counts = Counts(held=len(commit.hold))
+                commit.progress = (batch.id, batch.ranges.last, PROGRESS_HELD)
+        first = head[0].id if head else (commit.hold.first if commit.hold else None)
+        if first is not None:
+            commit.failed = (first, error)
+        self._record(commit, report)
 
     def _drain_backlog(
         self, connector: Connector, backoff: Backoff, report: DeliveryReport
@@ -272,15 +287,7 @@ class Engine:
             Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, PROGRESS_DONE)), report
         )
 
-    def _hold(
-        self,
-        batch: Batch,
-        name: str,
-        after: int,
-        report: DeliveryReport,
-        error: str | None = None,
-        backoff: Backoff | None = None,
-    ) -> None:
+    def _hold(self, batch: Batch, name: str, after: int, report: DeliveryReport) -> None:
         """Queue the batch's rows after `after` behind the connector's backlog, unsent."""
         hold = batch.ranges.after(after)
         commit = Commit(
@@ -288,12 +295,8 @@ class Engine:
             self.clock(),
             hold=hold,
             counts=Counts(held=len(hold)),
-            error=error,
-            backoff=backoff,
-            progress=(batch.id, batch.ranges.last, PROGRESS_HELD if error else PROGRESS_DONE),
+            progress=(batch.id, batch.ranges.last, PROGRESS_DONE),
         )
-        if error and hold:
-            commit.failed = (hold.spans[0][0], error)
         if report.state == "done":
             report.state = "blocked"
         self._record(commit, report)
@@ -377,6 +380,8 @@ class Engine:
     def finalize(self, batch: Batch) -> FinalizeReport:
         """Account for every connector, then delete the batch's rows from `push`."""
         report = FinalizeReport(batch.id)
+        if batch.is_empty:
+            return report
         if not self.store.batch_is_open(batch.id):
             report.already_closed = True
             return report
@@ -407,7 +412,8 @@ class Engine:
                     )
                 )
                 report.held[name] = len(hold)
-                log.warning("%s: %s; %s rows kept in its backlog", name, reason, f"{len(hold):,}")
+                if hold:
+                    log.warning("%s: %s; %s rows kept in its backlog", name, reason, f"{len(hold):,}")
         report.deleted = self.store.close_batch(batch, self.clock())
         log.info("batch %d closed: %s rows deleted from push", batch.id, f"{report.deleted:,}")
         return report

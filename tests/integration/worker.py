@@ -68,17 +68,23 @@ def deliver(args: argparse.Namespace) -> int:
             else FileConnector(n, out / f"{n}.jsonl")
             for n in CONNECTORS
         ]
+        stats = {"batches": 0, "adopted": 0, "sent": 0, "skipped": 0}
         for cycle in range(args.cycles):
             batch = engine.open_batch(f"{args.owner}-{cycle}", list(CONNECTORS))
+            stats["batches"] += not batch.is_empty
+            stats["adopted"] += batch.adopted
             for connector in connectors:
-                engine.deliver(batch, connector)
+                report = engine.deliver(batch, connector)
+                stats["sent"] += report.sent
+                stats["skipped"] += report.state in ("already_done", "batch_closed")
             engine.finalize(batch)
-            if args.until_empty:
+            if args.until_empty and (not args.stop_file or Path(args.stop_file).exists()):
                 status = store.status(CONNECTORS)
                 if status.pending == 0 and all(c.backlog == 0 for c in status.connectors.values()):
-                    return 0
-                if not batch.size:
-                    time.sleep(0.05)  # only backlogs left, waiting out a backoff
+                    break
+            if batch.is_empty:
+                time.sleep(0.02)  # nothing new: only backlogs left, or waiting for the producer
+        print(json.dumps(stats), flush=True)
     return 0
 
 
@@ -104,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--batch", type=int, default=100)
     d.add_argument("--chunk", type=int, default=20)
     d.add_argument("--flaky", action="store_true")
-    d.add_argument("--until-empty", action="store_true")
+    d.add_argument("--until-empty", action="store_true", help="stop once push and the backlogs are empty")
+    d.add_argument(
+        "--stop-file", help="with --until-empty: only once this file exists (the producer is done)"
+    )
     d.add_argument("--epoch", type=float, default=0.0, help="run a warped clock from this time.time()")
     d.add_argument("--warp", type=float, default=100.0)
     d.set_defaults(func=deliver)

@@ -17,6 +17,7 @@ from bugzilla_push.backoff import Backoff
 from bugzilla_push.model import PushRow
 from bugzilla_push.ranges import IdRanges
 from bugzilla_push.store.records import (
+    EMPTY_BATCH_ID,
     PROGRESS_PENDING,
     Batch,
     Commit,
@@ -312,6 +313,8 @@ class Store:
                     cur, "SELECT id FROM push ORDER BY id LIMIT %(n)s", {"n": batch_size}
                 ).fetchall()
             ]
+            if not ids:  # nothing pending: no run record, connectors only work their backlogs
+                return Batch(EMPTY_BATCH_ID, IdRanges(), tuple(connectors), tuple(selected), owner, now)
             ranges = IdRanges.from_ids(ids)
             self.execute(
                 cur,

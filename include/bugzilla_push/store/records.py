@@ -23,6 +23,9 @@ class NewMessage:
     push_ts: datetime | None = None
 
 
+EMPTY_BATCH_ID = 0
+
+
 @dataclass(frozen=True)
 class Batch:
     """The rows one delivery run handles: exactly the `push` ids visible when it was read.
@@ -43,6 +46,11 @@ class Batch:
     @property
     def size(self) -> int:
         return len(self.ranges)
+
+    @property
+    def is_empty(self) -> bool:
+        """No pending rows when read: nothing was recorded for it; connectors only work their backlogs."""
+        return self.id == EMPTY_BATCH_ID
 
     def to_xcom(self) -> dict[str, Any]:
         """Return the batch as it travels between tasks: ids as ranges, never payloads."""
