@@ -199,6 +199,7 @@ def status_dict(status: QueueStatus) -> dict[str, Any]:
         "connectors": {name: vars(c) for name, c in status.connectors.items()},
         "open_batch": status.open_batch,
         "last_run": status.last_run,
+        "recent_dead_letters": status.recent_dead_letters,
     }
 
 
@@ -217,18 +218,18 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, width=120, no_color=not out.isatty())
+    console = Console(file=out, width=None if out.isatty() else 120, no_color=not out.isatty())
     console.print(f"pending: {status.pending:,} message(s), oldest waiting {_age(status.pending_oldest_ts)}")
     if status.open_batch:
         b = status.open_batch
         console.print(
-            f"open batch #{b['id']} ({b['size']:,} rows, ids {b['first_id']}–{b['last_id']}) by {b['owner']}"
+            f"open batch #{b['id']}: {b['size']:,} rows, ids {b['first_id']}–{b['last_id']}, run {b['owner']}"
         )
     run = status.last_run
     if run:
         console.print(
-            f"last run: batch #{run['id']} by {run['owner']}, {run['deleted']:,} row(s) delivered "
-            f"and removed from push, finished {run['finished_ts']:%Y-%m-%d %H:%M:%S} UTC"
+            f"last batch #{run['id']}: {run['deleted']:,} row(s) delivered and removed from push at "
+            f"{run['finished_ts']:%Y-%m-%d %H:%M:%S} UTC"
         )
         table = Table(
             "connector",
@@ -265,6 +266,11 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
             (c.last_error or "")[:60],
         )
     console.print(table)
+    if status.recent_dead_letters:
+        table = Table("push id", "connector", "routing key", "reason", title="latest dead letters")
+        for d in status.recent_dead_letters:
+            table.add_row(str(d["message_id"]), d["connector"], d["routing_key"], d["reason"])
+        console.print(table)
 
 
 def check_status(status: QueueStatus, connectors: list[str], warn: int, crit: int) -> tuple[int, str]:

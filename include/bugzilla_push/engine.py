@@ -356,22 +356,25 @@ class Engine:
     def _classify(self, rows: Sequence[PushRow], outcomes: list[Outcome | None]) -> _Attempt:
         attempt = _Attempt()
         sent_n = ignored = dead = 0
+        logs, done, dead_letters = attempt.logs, attempt.done_ids, attempt.dead
+        ok, skipped = Result.OK, Result.IGNORED  # identity tests: an IntEnum hashes in Python, slowly
         for row, outcome in zip(rows, outcomes, strict=True):
-            if outcome is None or outcome.result in RETRY_LATER:
-                # The first message not accounted for: it and everything after it wait.
+            result = outcome.result if outcome is not None else None
+            if result is ok:
+                sent_n += 1
+            elif result is skipped:
+                ignored += 1
+            elif result is Result.ERROR:
+                dead += 1
+                dead_letters.append((row, outcome.detail or "permanent error"))
+            else:
+                # TRANSIENT, UNKNOWN, BLOCKED or no answer: it and everything after it wait.
                 outcome = outcome or Outcome(Result.UNKNOWN, "connector returned no outcome")
-                attempt.logs.append(LogEntry(row, outcome.result, outcome.detail))
+                logs.append(LogEntry(row, outcome.result, outcome.detail))
                 attempt.stopped_at, attempt.stop_reason = row, outcome.detail or outcome.result.name.lower()
                 break
-            attempt.logs.append(LogEntry(row, outcome.result, outcome.detail))
-            attempt.done_ids.append(row.id)
-            if outcome.result == Result.OK:
-                sent_n += 1
-            elif outcome.result == Result.IGNORED:
-                ignored += 1
-            else:
-                dead += 1
-                attempt.dead.append((row, outcome.detail or "permanent error"))
+            logs.append(LogEntry(row, result, outcome.detail))
+            done.append(row.id)
         attempt.counts = Counts(sent=sent_n, ignored=ignored, dead=dead)
         return attempt
 

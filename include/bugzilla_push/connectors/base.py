@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     from bugzilla_push.model import PushMessage
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened to one message.
+class Outcome(NamedTuple):
+    """What happened to one message (a named tuple: one is made per message).
 
     :param result: OK, IGNORED, TRANSIENT, ERROR or UNKNOWN
     :param detail: for anything but OK, a short reason (no secrets: it is stored in `push_log`)

@@ -583,7 +583,15 @@ class Store:
                 "deleted": deleted,
                 "connectors": per_connector,
             }
+        dead_letters = [
+            {"message_id": m, "connector": c, "routing_key": k, "reason": r, "failed_ts": d.from_db(ts)}
+            for m, c, k, r, ts in self.query(
+                "SELECT message_id, connector, routing_key, reason, failed_ts FROM push_dead_letter "
+                "ORDER BY id DESC LIMIT 5"
+            )
+        ]
         return QueueStatus(
+            recent_dead_letters=dead_letters,
             pending=pending,
             pending_oldest_ts=d.from_db(oldest),
             connectors={name: ConnectorStatus(name, **fields) for name, fields in sorted(states.items())},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bugzilla_push.ranges import IdRanges
 
@@ -121,9 +121,8 @@ class Progress:
         return self.state in FINISHED
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One delivery attempt, for `push_log`."""
+class LogEntry(NamedTuple):
+    """One delivery attempt, for `push_log` (a named tuple: one is made per message)."""
 
     row: PushRow
     result: Result
@@ -179,3 +178,4 @@ class QueueStatus:
     connectors: dict[str, ConnectorStatus]
     open_batch: dict[str, Any] | None = None
     last_run: dict[str, Any] | None = None
+    recent_dead_letters: list[dict[str, Any]] = field(default_factory=list)
