@@ -40,7 +40,7 @@ from bugzilla_push.engine import Engine, utcnow  # noqa: E402
 from bugzilla_push.samples import BugzillaSimulator  # noqa: E402
 from bugzilla_push.store import NewMessage, Store, open_store  # noqa: E402
 from bugzilla_push.store.base import LOG_COLUMNS  # noqa: E402
-from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
+from tests.conftest import create_mysql_database, create_pg_database, drop_database  # noqa: E402
 
 
 def messages(count: int) -> list[NewMessage]:
@@ -60,10 +60,12 @@ def baseline(store: Store, per_statement: int = 1000, log: bool = False) -> int:
     """Take rows out with DELETE … RETURNING, reading every column; with `log`, also write one
     `push_log` row per message in the same transaction (the floor of what delivery must write)."""
     taken = 0
-    sql = (
-        f"DELETE FROM push WHERE id IN (SELECT id FROM push ORDER BY id LIMIT {per_statement}) "
-        "RETURNING id, push_ts, payload, change_set, routing_key"
-    )
+    columns = "id, push_ts, payload, change_set, routing_key"
+    if store.dialect.name == "mysql":  # MariaDB: no LIMIT in IN (subquery), but DELETE … LIMIT … RETURNING
+        sql = f"DELETE FROM push ORDER BY id LIMIT {per_statement} RETURNING {columns}"
+    else:
+        oldest = f"SELECT id FROM push ORDER BY id LIMIT {per_statement}"
+        sql = f"DELETE FROM push WHERE id IN ({oldest}) RETURNING {columns}"
     while True:
         with store.transaction() as cur:
             got = store.execute(cur, sql).fetchall()
@@ -165,20 +167,20 @@ def main() -> int:
     parser.add_argument(
         "--db",
         action="append",
-        help="database URL(s); default: a fresh PostgreSQL database and a SQLite file",
+        help="database URL(s); default: fresh PostgreSQL and MySQL/MariaDB databases and a SQLite file",
     )
     args = parser.parse_args()
     rows = messages(args.rows)
-    created = None
+    created: list[str] = []
     urls = args.db
     if not urls:
-        created = create_pg_database("bp_bench")
-        urls = [created, f"sqlite:///{tempfile.mkdtemp()}/bench.db"]
+        created = [create_pg_database("bp_bench"), create_mysql_database("bp_bench")]
+        urls = [*created, f"sqlite:///{tempfile.mkdtemp()}/bench.db"]
     try:
         report = [measure(url, rows, args.repeat) for url in urls]
     finally:
-        if created:
-            drop_pg_database(created)
+        for url in created:
+            drop_database(url)
 
     from rich.console import Console
     from rich.table import Table

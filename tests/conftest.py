@@ -22,6 +22,9 @@ PG_HOST = os.environ.get("BUGZILLA_PUSH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("BUGZILLA_PUSH_TEST_PG_PORT", "5432")
 PG_USER = os.environ.get("BUGZILLA_PUSH_TEST_PG_USER", "postgres")
 PG_ADMIN_URL = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/postgres"
+MYSQL_HOST = os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_PORT", "3306"))
+MYSQL_USER = os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_USER", "root")
 
 os.environ["AIRFLOW_HOME"] = str(ROOT)
 os.environ.setdefault(
@@ -57,6 +60,41 @@ def drop_pg_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _mysql_admin():  # noqa: ANN202 - pymysql is imported lazily
+    import pymysql
+
+    return pymysql.connect(
+        host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, autocommit=True, connect_timeout=5
+    )
+
+
+def create_mysql_database(prefix: str = "bp_t") -> str:
+    """A fresh, empty MySQL/MariaDB database; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with _mysql_admin() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    return f"mysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
+
+
+def drop_mysql_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with _mysql_admin() as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def create_database(kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/bugzilla.db"
+    return create_pg_database() if kind == "postgresql" else create_mysql_database()
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        drop_pg_database(url)
+    elif url.startswith("mysql"):
+        drop_mysql_database(url)
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     url = create_pg_database()
@@ -64,12 +102,16 @@ def pg_url() -> Iterator[str]:
     drop_pg_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    url = create_mysql_database()
+    yield url
+    drop_mysql_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every store and engine test runs on each database (parametrised, not copied)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/bugzilla.db"
-        return
-    url = create_pg_database()
+    url = create_database(request.param, tmp_path)
     yield url
-    drop_pg_database(url)
+    drop_database(url)

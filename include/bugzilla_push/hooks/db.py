@@ -15,7 +15,8 @@ BUGZILLA_DB_CONN_ID = "bugzilla_db"
 HOW_TO_SET = (
     "Set it with an environment variable, for example "
     "AIRFLOW_CONN_BUGZILLA_DB='postgresql://bugs:secret@db.example.org:5432/bugs' "
-    "(or 'sqlite:////var/lib/bugzilla-push/bugs.db' for the embedded default), "
+    "(or 'mysql://bugs:secret@db.example.org:3306/bugs', or 'sqlite:////var/lib/bugzilla-push/bugs.db' "
+    "for the embedded default), "
     "or add it in the Airflow UI under Admin → Connections."
 )
 
@@ -28,7 +29,8 @@ class BugzillaDbHook(BaseHook):
     """Opens a :class:`~bugzilla_push.store.Store` on the database named by an Airflow connection.
 
     PostgreSQL goes through the postgres provider's hook (so its TLS and IAM options apply);
-    SQLite takes the path from the connection's host or schema.
+    MySQL/MariaDB through PyMySQL with the connection's host, port, login, password, schema (the
+    database) and `ssl` extra; SQLite takes the path from the connection's host or schema.
 
     :param bugzilla_db_conn_id: the connection id (`bugzilla_db`)
     """
@@ -58,6 +60,18 @@ class BugzillaDbHook(BaseHook):
             from bugzilla_push.store.postgres import PostgresDialect
 
             return Store(PostgresHook(postgres_conn_id=conn_id).get_conn(), PostgresDialect())
+        if kind in ("mysql", "mariadb"):
+            import pymysql
+
+            from bugzilla_push.store.mysql import MysqlDialect
+
+            database = conn.schema or ""
+            return Store(
+                pymysql.connect(host=conn.host or "127.0.0.1", port=conn.port or 3306, user=conn.login or "",
+                                password=conn.password or "", database=database, charset="utf8mb4",
+                                autocommit=True, **_mysql_ssl(conn.extra_dejson)),
+                MysqlDialect(database),
+            )
         if kind == "sqlite":
             from bugzilla_push.store import sqlite
 
@@ -69,5 +83,15 @@ class BugzillaDbHook(BaseHook):
             return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
         raise BugzillaDbNotConfigured(
             f"The Airflow connection {conn_id!r} has type {conn.conn_type!r}; bugzilla-push reads "
-            f"PostgreSQL or SQLite. {HOW_TO_SET}"
+            f"PostgreSQL, MySQL/MariaDB or SQLite. {HOW_TO_SET}"
         )
+
+
+def _mysql_ssl(extra: dict[str, Any]) -> dict[str, Any]:
+    """PyMySQL's `ssl` argument from the connection's extra, as the mysql provider reads it."""
+    ssl = extra.get("ssl")
+    if isinstance(ssl, str):
+        import json
+
+        ssl = json.loads(ssl)
+    return {"ssl": ssl} if ssl else {}

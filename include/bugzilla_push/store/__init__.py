@@ -12,7 +12,7 @@ __all__ = ["Batch", "Commit", "LockTimeout", "NewMessage", "Store", "open_store"
 
 
 def open_store(url: str) -> Store:
-    """Open `postgresql://…` or `sqlite:///path` (relative) / `sqlite:////abs/path`."""
+    """Open `postgresql://…`, `mysql://…` or `sqlite:///path` (relative) / `sqlite:////abs/path`."""
     scheme = urlsplit(url).scheme.split("+", 1)[0]
     if scheme in ("postgresql", "postgres"):
         from bugzilla_push.store import postgres
@@ -20,9 +20,16 @@ def open_store(url: str) -> Store:
         return Store(
             postgres.connect(url.replace("postgres://", "postgresql://", 1)), postgres.PostgresDialect()
         )
+    if scheme in ("mysql", "mariadb"):
+        from bugzilla_push.store import mysql
+
+        conn, database = mysql.connect(url)
+        return Store(conn, mysql.MysqlDialect(database))
     if scheme == "sqlite":
         from bugzilla_push.store import sqlite
 
         path = Path(url.split(":///", 1)[1] if ":///" in url else urlsplit(url).path)
         return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
-    raise ValueError(f"unsupported database URL scheme {scheme!r}: use postgresql://… or sqlite:///…")
+    raise ValueError(
+        f"unsupported database URL scheme {scheme!r}: use postgresql://…, mysql://… or sqlite:///…"
+    )

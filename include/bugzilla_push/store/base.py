@@ -78,6 +78,13 @@ class Dialect(ABC):
         """Set the connection up (autocommit, session settings) and return it."""
         return conn
 
+    def render(self, statement: str) -> str:
+        """Render a schema statement (schema.py) in this database's types."""
+        return statement.format(**self.types)
+
+    def execute_ddl(self, cur: Any, sql: str) -> None:
+        cur.execute(sql)
+
     @abstractmethod
     def existing_tables(self, conn: Any, names: Sequence[str]) -> set[str]:
         """Which of the named tables exist."""
@@ -198,7 +205,6 @@ class Store:
         Tables Bugzilla created already are left exactly as they are: only the indexes this
         project wants on BMO's tables are skipped for them.
         """
-        types = self.dialect.types
         pre_existing = self.dialect.existing_tables(self.conn, BMO_TABLES)
         current = self.schema_version()
         applied: list[str] = []
@@ -211,8 +217,8 @@ class Store:
                         s for s in OWN_INDEXES_ON_BMO_TABLES if _index_table(s) not in pre_existing
                     ]
                 for statement in statements:
-                    sql = statement.format(**types)
-                    self.execute(cur, sql)
+                    sql = self.dialect.render(statement)
+                    self.dialect.execute_ddl(cur, sql)
                     applied.append(sql)
                 current = version
             if applied:
