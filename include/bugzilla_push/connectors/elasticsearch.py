@@ -1,0 +1,508 @@
+"""The Elasticsearch connector: keeps bug, comment and attachment search indices current.
+
+Each batch becomes bulk requests of versioned actions (see :mod:`es_documents`): the version is the
+push id, so a replay or a stale write is refused with 409, which counts as already applied. Every
+item's result is mapped back to its message, in push-id order:
+
+- 2xx, 409 (a newer or the same version is there), a delete that found nothing: OK;
+- 429, 5xx, a timeout or a lost connection: TRANSIENT; delivery stops at that message;
+- 400 and other 4xx (a mapping or parse error): ERROR, that message alone is dead-lettered;
+- 401/403, or a missing index the cluster will not create: connector-fatal.
+
+The client is built here from the connection's fields: the provider's ``ElasticsearchPythonHook``
+is an Airflow ``BaseHook``, and core modules do not import Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bugzilla_push.connectors.base import (
+    OK,
+    ConnectionInfo,
+    Connector,
+    ConnectorConfigError,
+    ConnectorFatal,
+    Outcome,
+    redact,
+)
+from bugzilla_push.connectors.es_documents import (
+    CHILD_KINDS,
+    ID_FIELD,
+    KIND_OF_TARGET,
+    Child,
+    ChildIndex,
+    IndexNames,
+    MessagePlan,
+    bug_id_of,
+    index_templates,
+    plan_message,
+    privacy_transition,
+)
+from bugzilla_push.model import Result
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from elasticsearch import Elasticsearch
+
+    from bugzilla_push.connectors.es_documents import Action
+    from bugzilla_push.model import PushMessage
+
+log = logging.getLogger(__name__)
+
+_Planned = tuple[MessagePlan | Outcome, bytes]  # a message's plan (or its outcome) and its bulk lines
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,199}$")
+SEARCH_PAGE = 1000  # documents per page when finding a bug's comments for a privacy sweep
+
+
+class ElasticsearchOptions(BaseModel):
+    """Options in an `elasticsearch` connection's extra."""
+
+    model_config = ConfigDict(extra="forbid")
+    bugs_index: str = "bugzilla-bugs"  # one document per bug, id = bug id
+    comments_index: str = "bugzilla-comments"  # one document per public comment, with its bug_id
+    attachments_index: str = "bugzilla-attachments"  # one per public attachment (metadata, no contents)
+    index_private: bool = False  # off: private bugs, comments and attachments never reach the cluster
+    private_suffix: str = "-private"  # private indices are <index><suffix>; restrict them like security bugs
+    bulk_size: int = Field(500, ge=1, le=10_000)  # actions per request: fewer round trips vs more to redo
+    bulk_bytes: int = Field(10 * 1024 * 1024, ge=64 * 1024)  # body limit per request (ES refuses > 100 MB)
+    manage_indices: bool = True  # install templates and create indices; off needs fewer privileges
+    template_name: str = "bugzilla-push"  # prefix of the three index templates (bugs, comments, attachments)
+    gc_deletes: str = "7d"  # how long a delete's version is kept: a replay older than this could resurrect
+    timeout: float = Field(30.0, gt=0)  # seconds per request; a timeout is transient (too short = backoff)
+    retries: int = Field(2, ge=0, le=10)  # the client's immediate retries (lost connection, 429/502/503/504)
+    verify_certs: bool = True  # verify the cluster's TLS certificate; off only for a test cluster
+    ca_certs: str | None = None  # CA bundle for a cluster with a private CA
+    http_compress: bool = False  # gzip request bodies: less network, more CPU
+
+    @field_validator("bugs_index", "comments_index", "attachments_index")
+    @classmethod
+    def _index_name(cls, value: str) -> str:
+        if not _INDEX_NAME.match(value):
+            raise ValueError(
+                "an index name is lowercase letters, digits and . _ + -, starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("private_suffix")
+    @classmethod
+    def _suffix(cls, value: str) -> str:
+        if not value or not re.match(r"^[a-z0-9._+-]{1,50}$", value):
+            raise ValueError("the suffix is 1-50 lowercase letters, digits and . _ + -")
+        return value
+
+    def names(self) -> IndexNames:
+        return IndexNames(self.bugs_index, self.comments_index, self.attachments_index, self.private_suffix)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one bulk item's result means for its message.
+
+    :param kind: ok, transient, error (this message only) or fatal (the connector)
+    :param already: a 409: a newer or the same version was there
+    """
+
+    kind: Literal["ok", "transient", "error", "fatal"]
+    detail: str | None = None
+    already: bool = False
+
+
+_SEVERITY = {"ok": 0, "error": 1, "transient": 2, "fatal": 3}
+
+
+def classify_item(action: Action, item: dict[str, Any]) -> Verdict:
+    """Classify one item of a bulk response (`{"index": {...}}`) for the action that produced it."""
+    result = item.get(action.op) or next(iter(item.values()), {})
+    status = int(result.get("status") or 0)
+    error = result.get("error") or {}
+    etype = error.get("type", "") if isinstance(error, dict) else str(error)
+    reason = error.get("reason", "") if isinstance(error, dict) else ""
+    where = f"{action.op} {action.index}/{action.doc_id} v{action.version}"
+    if 200 <= status < 300:
+        return Verdict("ok")
+    if status == 409 and etype == "version_conflict_engine_exception":
+        return Verdict("ok", already=True)
+    if status == 404 and action.op == "delete" and result.get("result") == "not_found":
+        return Verdict("ok")
+    if status == 404 and etype == "index_not_found_exception":
+        if action.op == "delete":
+            return Verdict("ok")  # no index, so nothing to delete
+        return Verdict(
+            "fatal",
+            f"index {action.index!r} does not exist and the cluster does not create it "
+            "(action.auto_create_index): create it, or set manage_indices to true",
+        )
+    if status in (401, 403):
+        return Verdict("fatal", f"{where}: {status} {etype}: {reason}"[:500])
+    if status in (408, 429) or status >= 500:
+        return Verdict("transient", f"{where}: {status} {etype}: {reason}"[:500])
+    if 400 <= status < 500:
+        return Verdict("error", f"{where}: {status} {etype}: {reason}"[:1000])
+    return Verdict("transient", f"{where}: unexpected item result {result!r}"[:500])
+
+
+def combine(verdicts: Sequence[Verdict]) -> Verdict:
+    """Return a message's verdict from those of its items: the worst one wins."""
+    worst = Verdict("ok")
+    for verdict in verdicts:
+        if _SEVERITY[verdict.kind] > _SEVERITY[worst.kind]:
+            worst = verdict
+    return worst
+
+
+class _Stop(Exception):
+    """A request failed as a whole; `fatal` says whether an operator must act."""
+
+    def __init__(self, detail: str, fatal: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fatal = fatal
+
+
+def cluster_url(info: ConnectionInfo) -> str:
+    """Build the cluster's URL from the connection: host (or a URL in it), port, Schema = http/https."""
+    host = (info.host or "").strip()
+    if not host:
+        raise ConnectorConfigError(
+            f"connection {info.conn_id!r} (type elasticsearch) has no host: set it, for example "
+            f"AIRFLOW_CONN_{info.conn_id.upper()}='elasticsearch://user:password@es.example:9200/https'"
+        )
+    scheme = (info.schema or "").lower() or None
+    if "://" in host:
+        given, _, host = host.partition("://")
+        scheme = scheme or given.lower()
+    host, port = host.rstrip("/"), info.port
+    if scheme not in (None, "http", "https"):
+        raise ConnectorConfigError(
+            f"connection {info.conn_id!r}: Schema is the URL scheme, http or https, not {info.schema!r}"
+        )
+    if host.startswith("["):  # [IPv6] or [IPv6]:port
+        address, _, rest = host.partition("]")
+        host, port = address + "]", port or (int(rest[1:]) if rest.startswith(":") else None)
+    elif host.count(":") == 1:
+        host, _, given_port = host.partition(":")
+        port = port or int(given_port)
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{scheme or 'http'}://{host}:{port or 9200}"
+
+
+class ElasticsearchConnector(Connector):
+    """Indexes bugs, comments and attachments; see the module docstring for what is written where.
+
+    :param url: the cluster, `scheme://host:port`
+    :param options: the connection's extra, validated
+    :param login: with `password`: basic authentication
+    :param password: with `login` the password, alone an API key; never logged
+    """
+
+    kind = "elasticsearch"
+    Options = ElasticsearchOptions
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        options: ElasticsearchOptions | None = None,
+        login: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.url = url
+        self.options = options or ElasticsearchOptions()
+        self.names = self.options.names()
+        self._login = login
+        self._password = password
+        self._client: Elasticsearch | None = None
+        self._ready = False
+        self.stats: Counter[str] = Counter()
+
+    @classmethod
+    def from_connection(cls, info: ConnectionInfo) -> Self:
+        options = cls.parse_options(info)
+        if info.login and not info.password:
+            raise ConnectorConfigError(f"connection {info.conn_id!r} has a login but no password")
+        return cls(info.conn_id, cluster_url(info), options, info.login, info.password)
+
+    # -- the client --------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Elasticsearch:
+        """Return the official client, built on first use."""
+        if self._client is None:
+            from elasticsearch import Elasticsearch
+
+            opts = self.options
+            kwargs: dict[str, Any] = {
+                "request_timeout": opts.timeout,
+                "max_retries": opts.retries,
+                "retry_on_timeout": False,
+                "http_compress": opts.http_compress,
+            }
+            if self.url.startswith("https:"):
+                kwargs["verify_certs"] = opts.verify_certs
+                if opts.ca_certs:
+                    kwargs["ca_certs"] = opts.ca_certs
+            if self._login:
+                kwargs["basic_auth"] = (self._login, self._password or "")
+            elif self._password:
+                kwargs["api_key"] = self._password
+            self._client = Elasticsearch(self.url, **kwargs)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._ready = False
+        if self.stats:
+            log.info("%s: %s", self.name, ", ".join(f"{k} {v:,}" for k, v in sorted(self.stats.items())))
+            self.stats.clear()
+
+    def _stop(self, exc: Exception, doing: str) -> _Stop:
+        """Turn a client exception into a transient or fatal stop with a clear, secret-free reason."""
+        from elastic_transport import ConnectionError as LostConnection
+        from elastic_transport import ConnectionTimeout
+        from elasticsearch import ApiError
+
+        who = f"connection {self.name!r} ({self.url})"
+        if isinstance(exc, ConnectionTimeout):
+            return _Stop(f"{doing}: no answer from {self.url} within {self.options.timeout:g} s")
+        if isinstance(exc, LostConnection):
+            return _Stop(redact(f"{doing}: cannot reach {self.url}: {exc}", self._password))
+        if isinstance(exc, ApiError):
+            status = exc.meta.status
+            reason = redact(_reason(exc), self._password)
+            if status == 401:
+                return _Stop(
+                    f"Elasticsearch refused the credentials of {who} (401 {reason}): check its login and "
+                    "password (a password without a login is sent as an API key)",
+                    fatal=True,
+                )
+            if status == 403:
+                return _Stop(
+                    f"{doing}: the user of {who} lacks a privilege (403 {reason}); it needs write, read and "
+                    "maintenance on the indices, and manage_index_templates and create_index unless "
+                    "manage_indices is false",
+                    fatal=True,
+                )
+            if status in (408, 429) or status >= 500:
+                return _Stop(f"{doing}: {status} {reason}")
+            return _Stop(f"{doing}: {status} {reason}", fatal=doing.startswith("installing"))
+        return _Stop(redact(f"{doing}: {type(exc).__name__}: {exc}", self._password))
+
+    # -- delivery ------------------------------------------------------------------------------------
+
+    def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
+        if not batch:
+            return []
+        try:
+            self._prepare()
+            children = self._find_children(batch)
+        except _Stop as stop:
+            if stop.fatal:
+                raise ConnectorFatal(stop.detail) from None
+            self.stats["transient"] += 1
+            return [Outcome(Result.TRANSIENT, stop.detail)]
+        plans = [self._plan(message, children) for message in batch]
+        return self._deliver(plans)
+
+    def _prepare(self) -> None:
+        """Install the index templates and create missing indices, once per connector instance."""
+        if self._ready or not self.options.manage_indices:
+            self._ready = True
+            return
+        from elasticsearch import ApiError, NotFoundError, TransportError
+
+        opts = self.options
+        templates = index_templates(self.names, opts.template_name, opts.index_private, opts.gc_deletes)
+        try:
+            for name, body in templates.items():
+                try:
+                    found = self.client.indices.get_index_template(name=name)["index_templates"][0]
+                    current = found["index_template"]
+                except NotFoundError:
+                    current = {}
+                if (current.get("version"), current.get("index_patterns")) != (
+                    body["version"],
+                    body["index_patterns"],
+                ):
+                    self.client.indices.put_index_template(
+                        name=name,
+                        index_patterns=body["index_patterns"],
+                        priority=body["priority"],
+                        version=body["version"],
+                        meta=body["_meta"],
+                        template=body["template"],
+                    )
+                    log.info("%s: installed index template %s (version %s)", self.name, name, body["version"])
+            for index in self.names.all(opts.index_private):
+                if not self.client.indices.exists(index=index):
+                    try:
+                        self.client.indices.create(index=index)
+                        log.info("%s: created index %s", self.name, index)
+                    except ApiError as exc:
+                        if _reason(exc).split(":")[0] != "resource_already_exists_exception":
+                            raise
+        except (ApiError, TransportError) as exc:
+            raise self._stop(exc, "installing the index templates and indices") from None
+        self._ready = True
+
+    def _find_children(self, batch: Sequence[PushMessage]) -> ChildIndex | None:
+        """Find the comments and attachments of bugs whose privacy changes in the batch."""
+        bug_ids = sorted({b for m in batch if privacy_transition(m) and (b := bug_id_of(m)) is not None})
+        if not bug_ids:
+            return None
+        from elasticsearch import ApiError, TransportError
+
+        children = ChildIndex(bug_ids)
+        where = [(k, self.names.public(k), True) for k in CHILD_KINDS]
+        if self.options.index_private:
+            where += [(k, self.names.private(k), False) for k in CHILD_KINDS]
+        try:
+            # Search sees what was refreshed; documents written a moment ago must be found too.
+            self.client.indices.refresh(index=[w[1] for w in where], ignore_unavailable=True)
+            for kind, index, public in where:
+                for hit in self._scan(index, kind, bug_ids):
+                    children.add(hit["_source"]["bug_id"], public, Child(kind, hit["_id"], hit["_source"]))
+        except (ApiError, TransportError) as exc:
+            raise self._stop(exc, "finding the comments of bugs that change privacy") from None
+        return children
+
+    def _scan(self, index: str, kind: str, bug_ids: list[int]) -> Iterator[dict[str, Any]]:
+        after: list[Any] | None = None
+        while True:
+            page = self.client.search(
+                index=index,
+                query={"terms": {"bug_id": bug_ids}},
+                sort=[{ID_FIELD[kind]: {"order": "asc", "unmapped_type": "long"}}],  # type: ignore[index]
+                size=SEARCH_PAGE,
+                search_after=after,
+                ignore_unavailable=True,
+            )["hits"]["hits"]
+            yield from page
+            if len(page) < SEARCH_PAGE:
+                return
+            after = page[-1]["sort"]
+
+    def _plan(self, message: PushMessage, children: ChildIndex | None) -> MessagePlan | Outcome:
+        """Turn a message into its actions, or an ERROR outcome if it cannot be indexed."""
+        if message.target not in KIND_OF_TARGET:
+            return Outcome(Result.ERROR, f"target {message.target!r} is not indexed")
+        if message.target != "bug" and bug_id_of(message) is None:
+            return Outcome(Result.ERROR, f"{message.target} has no bug: cannot tell whether it is public")
+        try:
+            plan = plan_message(message, self.names, self.options.index_private)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return Outcome(Result.ERROR, f"cannot build the {message.target} document: {exc!r}"[:500])
+        if children is not None:
+            if plan.transition:
+                plan.actions += children.sweep(plan, self.names, self.options.index_private, message.id)
+            else:
+                children.follow(plan)
+        return plan
+
+    def _requests(self, plans: list[MessagePlan | Outcome]) -> Iterator[list[_Planned]]:
+        """Group messages into bulk requests of at most `bulk_size` actions and `bulk_bytes` bytes."""
+        group: list[_Planned] = []
+        actions = size = 0
+        for plan in plans:
+            body = b"".join(a.ndjson() for a in plan.actions) if isinstance(plan, MessagePlan) else b""
+            count = len(plan.actions) if isinstance(plan, MessagePlan) else 0
+            full = actions + count > self.options.bulk_size or size + len(body) > self.options.bulk_bytes
+            if group and full:
+                yield group
+                group, actions, size = [], 0, 0
+            group.append((plan, body))
+            actions += count
+            size += len(body)
+        if group:
+            yield group
+
+    def _deliver(self, plans: list[MessagePlan | Outcome]) -> list[Outcome]:
+        """Send the bulk requests in order; stop at the first message that must wait."""
+        from elasticsearch import ApiError, TransportError
+
+        outcomes: list[Outcome] = []
+        for group in self._requests(plans):
+            body = b"".join(b for _, b in group)
+            items: list[dict[str, Any]] = []
+            if body:
+                try:
+                    items = self.client.bulk(operations=body)["items"]  # type: ignore[arg-type]
+                except (ApiError, TransportError) as exc:
+                    stop = self._stop(exc, "bulk request")
+                    verdict = Verdict("fatal" if stop.fatal else "transient", stop.detail)
+                    return self._stopped(outcomes, group, verdict)
+            expected = sum(len(p.actions) for p, _ in group if isinstance(p, MessagePlan))
+            if len(items) != expected:
+                detail = f"bulk response has {len(items)} items for {expected} actions"
+                return self._stopped(outcomes, group, Verdict("transient", detail), Result.UNKNOWN)
+            cursor = 0
+            for plan, _ in group:
+                if isinstance(plan, Outcome):
+                    outcomes.append(plan)
+                    self.stats["dead-lettered"] += 1
+                    continue
+                verdicts = [classify_item(a, items[cursor + i]) for i, a in enumerate(plan.actions)]
+                cursor += len(plan.actions)
+                verdict = combine(verdicts)
+                if verdict.kind in ("transient", "fatal"):
+                    return self._stopped(outcomes, [(plan, b"")], verdict)
+                self._count(plan, verdicts)
+                outcomes.append(OK if verdict.kind == "ok" else Outcome(Result.ERROR, verdict.detail))
+        return outcomes
+
+    def _stopped(
+        self,
+        outcomes: list[Outcome],
+        group: list[_Planned],
+        verdict: Verdict,
+        result: Result = Result.TRANSIENT,
+    ) -> list[Outcome]:
+        """End a send at the first message of `group` that was sent.
+
+        A connector-fatal condition is raised only while nothing of the batch is acknowledged (the
+        contract of :class:`ConnectorFatal`); later in a batch, the message is TRANSIENT and the next
+        attempt, which starts with it, raises.
+        """
+        for plan, _ in group:
+            if isinstance(plan, Outcome):
+                outcomes.append(plan)
+                continue
+            if verdict.kind == "fatal":
+                if not outcomes:
+                    raise ConnectorFatal(f"{self.name}: {verdict.detail}")
+                detail = f"{verdict.detail} (connector-fatal; raised on the next attempt)"
+            else:
+                detail = verdict.detail
+            self.stats["transient"] += 1
+            outcomes.append(Outcome(result, detail))
+            return outcomes
+        return outcomes
+
+    def _count(self, plan: MessagePlan, verdicts: list[Verdict]) -> None:
+        for action, verdict in zip(plan.actions, verdicts, strict=True):
+            if verdict.kind == "error":
+                self.stats["item errors"] += 1
+            elif verdict.already:
+                self.stats["already applied"] += 1
+            else:
+                self.stats["indexed" if action.op == "index" else "deleted"] += 1
+
+
+def _reason(exc: Any) -> str:
+    """Return `type: reason` of an Elasticsearch error response, or the exception's message."""
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('type', '')}: {error.get('reason', '')}"[:500]
+    return str(getattr(exc, "message", exc))[:500]
