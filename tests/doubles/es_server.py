@@ -93,6 +93,7 @@ class RequestFault:
     status: int = 503
     seconds: float = 0.0
     times: int | None = 1
+    after: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -118,17 +119,24 @@ class Faults:
                 ItemFault(status, frozenset(positions), frozenset(map(str, doc_ids)), index, times)
             )
 
-    def fail_requests(self, status: int = 503, *, path: str = "_bulk", times: int | None = 1) -> None:
+    def fail_requests(
+        self, status: int = 503, *, path: str = "_bulk", times: int | None = 1, after: int = 0
+    ) -> None:
+        """Answer whole requests whose path contains `path` with `status` (nothing is applied)."""
         with self.lock:
-            self.requests.append(RequestFault("status", path, status=status, times=times))
+            self.requests.append(RequestFault("status", path, status=status, times=times, after=after))
 
-    def delay_responses(self, seconds: float, *, path: str = "_bulk", times: int | None = 1) -> None:
+    def delay_responses(
+        self, seconds: float, *, path: str = "_bulk", times: int | None = 1, after: int = 0
+    ) -> None:
+        """Apply matching requests but answer `seconds` late (or when the server stops)."""
         with self.lock:
-            self.requests.append(RequestFault("delay", path, seconds=seconds, times=times))
+            self.requests.append(RequestFault("delay", path, seconds=seconds, times=times, after=after))
 
-    def drop_connections(self, *, path: str = "_bulk", times: int | None = 1) -> None:
+    def drop_connections(self, *, path: str = "_bulk", times: int | None = 1, after: int = 0) -> None:
+        """Read matching requests, apply nothing, and close the connection without an answer."""
         with self.lock:
-            self.requests.append(RequestFault("drop", path, times=times))
+            self.requests.append(RequestFault("drop", path, times=times, after=after))
 
     def clear(self) -> None:
         with self.lock:
@@ -139,6 +147,9 @@ class Faults:
         with self.lock:
             for fault in self.requests:
                 if fault.path in path and (fault.times is None or fault.times > 0):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     if fault.times is not None:
                         fault.times -= 1
                     return fault

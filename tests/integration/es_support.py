@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from bugzilla_push.connectors.base import Outcome
     from bugzilla_push.model import PushMessage
+    from bugzilla_push.store import Store
 
 ES_URL = os.environ.get("ES_URL")
 TARGETS = ["test-double", *(["cluster"] if ES_URL else [])]
@@ -212,3 +213,9 @@ def expected_documents(messages: Sequence[PushMessage], index_private: bool) -> 
 
 def sources(snap: dict[tuple[str, str], Any]) -> dict[tuple[str, str], dict]:
     return {k: source for k, (_, source) in snap.items()}
+
+
+def pending_messages(store: Store) -> list[PushMessage]:
+    """The `push` rows as the engine will hand them to a connector (for oracles and replays)."""
+    rows = store.query("SELECT id, push_ts, payload, change_set, routing_key FROM push ORDER BY id")
+    return [parse_message(PushRow(*row), 16 * 1024 * 1024) for row in rows]
