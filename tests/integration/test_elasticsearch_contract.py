@@ -12,7 +12,7 @@ import pytest
 from bugzilla_push.connectors.es_documents import TEMPLATE_VERSION
 from bugzilla_push.model import Result
 from tests.doubles.es_server import EsTestServer
-from tests.integration.es_support import (
+from tests.es_support import (
     ES_URL,
     TARGETS,
     Target,

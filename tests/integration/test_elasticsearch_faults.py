@@ -20,8 +20,7 @@ from bugzilla_push.engine import Engine
 from bugzilla_push.model import Result
 from bugzilla_push.store import open_store
 from tests.doubles.es_server import EsTestServer
-from tests.fakes import FakeClock
-from tests.integration.es_support import (
+from tests.es_support import (
     Target,
     expected_documents,
     pending_messages,
@@ -30,6 +29,7 @@ from tests.integration.es_support import (
     snapshot,
     sources,
 )
+from tests.fakes import FakeClock
 from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle
 
 if TYPE_CHECKING:
