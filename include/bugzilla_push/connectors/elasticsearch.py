@@ -42,6 +42,7 @@ from bugzilla_push.connectors.es_documents import (
     MessagePlan,
     bug_id_of,
     index_templates,
+    is_public,
     plan_message,
     privacy_transition,
 )
@@ -300,6 +301,13 @@ class ElasticsearchConnector(Connector):
         return _Stop(redact(f"{doing}: {type(exc).__name__}: {exc}", self._password))
 
     # -- delivery ------------------------------------------------------------------------------------
+
+    def should_send(self, message: PushMessage) -> bool:
+        """Skip a private object's creation unless private indices are on: nothing public to remove.
+
+        Every other private message is sent, as versioned deletes from the public indices.
+        """
+        return self.options.index_private or message.event.action != "create" or is_public(message)
 
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
         if not batch:
