@@ -17,7 +17,10 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 VERSION = "9.1.0"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
@@ -55,6 +58,13 @@ class Index:
     tombstones: dict[str, int] = field(default_factory=dict)  # deleted id → the delete's version
     searchable: dict[str, Doc] = field(default_factory=dict)  # what the last refresh made visible
     seq: itertools.count = field(default_factory=itertools.count)
+    _checks: dict[str, Any] | None = None
+
+    def validate(self, source: dict[str, Any], doc_id: str) -> None:
+        """Raise the 400 Elasticsearch gives for a value its mapping cannot take."""
+        if self._checks is None:
+            self._checks = _compile_object(self.mappings)
+        _check_object(self._checks, source, doc_id, "")
 
 
 def index_not_found(name: str, auto_create: bool | None = None) -> EsError:
@@ -211,7 +221,7 @@ class Cluster:
                 if doc_id is None:
                     doc_id = item["_id"] = uuid.uuid4().hex[:20]
                 if op in ("index", "create"):
-                    _validate(index.mappings, source or {}, doc_id)
+                    index.validate(source or {}, doc_id)
                     return item | self._put(index, op, doc_id, meta, source or {})
                 if op == "delete":
                     return item | self._delete(index, doc_id, meta)
@@ -280,7 +290,7 @@ class Cluster:
         if live is None and not body.get("doc_as_upsert"):
             raise EsError(404, "document_missing_exception", f"[{doc_id}]: document missing")
         source = {**(live.source if live else {}), **(body.get("doc") or {})}
-        _validate(index.mappings, source, doc_id)
+        index.validate(source, doc_id)
         version, seq = (live.version + 1 if live else 1), next(index.seq)
         index.docs[doc_id] = Doc(source, version, seq)
         return self._ok(version, seq, "updated" if live else "created", 200 if live else 201)
@@ -326,11 +336,13 @@ class Cluster:
     def search(self, expr: str, body: dict[str, Any], ignore_unavailable: bool = False) -> dict[str, Any]:
         with self.lock:
             hits = []
+            query = body.get("query") or {"match_all": {}}
             for name in self.resolve(expr or "_all", ignore_unavailable):
                 index = self.indices[name]
                 props = index.mappings.get("properties", {})
+                quick = _term_lookup(query, props)  # what an inverted index answers at once
                 for doc_id, doc in index.searchable.items():
-                    if _matches(body.get("query") or {"match_all": {}}, doc_id, doc.source, props):
+                    if quick(doc.source) if quick else _matches(query, doc_id, doc.source, props):
                         hits.append((name, doc_id, doc))
         sort = _sort_spec(body.get("sort"))
         if sort:
@@ -390,15 +402,42 @@ def _flat_settings(settings: dict[str, Any]) -> dict[str, Any]:
 # -- mappings ----------------------------------------------------------------------------------------
 
 
-def _validate(mappings: dict[str, Any], source: dict[str, Any], doc_id: str, path: str = "") -> None:
-    """Raise the 400 Elasticsearch gives for a value its mapping cannot take."""
-    props = mappings.get("properties", {})
-    dynamic = str(mappings.get("dynamic", "true")).lower()
+_TEXTUAL = frozenset({"keyword", "text", "match_only_text", "wildcard", "constant_keyword"})
+_INTEGRAL = frozenset({"long", "integer", "short", "byte", "unsigned_long"})
+_FLOATING = frozenset({"double", "float", "half_float", "scaled_float"})
+
+
+def _accepts(ftype: str | None) -> Callable[[Any], bool]:
+    """A predicate: does a field of this type take this (non-null, non-list) value?"""
+    if ftype in _TEXTUAL:
+        return lambda v: not isinstance(v, dict)
+    if ftype in _INTEGRAL or ftype in _FLOATING:
+        return lambda v: type(v) is int or type(v) is float or (type(v) is str and _numeric(v))
+    if ftype == "boolean":
+        return lambda v: v is True or v is False or v in ("true", "false", "")
+    if ftype == "date":
+        return lambda v: type(v) is int or (type(v) is str and (_DATE.match(v) is not None or v.isdigit()))
+    return lambda v: True  # flattened, and types the double does not model
+
+
+def _compile_object(mappings: dict[str, Any]) -> dict[str, Any]:
+    """Field → predicate (or nested compiled object), plus the `dynamic` setting, for fast checks."""
+    fields: dict[str, Any] = {}
+    for name, mapping in (mappings.get("properties") or {}).items():
+        ftype = mapping.get("type", "object" if "properties" in mapping else None)
+        if ftype in ("object", "nested"):
+            fields[name] = ("object", _compile_object(mapping))
+        else:
+            fields[name] = (ftype, _accepts(ftype))
+    return {"strict": str(mappings.get("dynamic", "true")).lower() == "strict", "fields": fields}
+
+
+def _check_object(compiled: dict[str, Any], source: dict[str, Any], doc_id: str, path: str) -> None:
+    fields = compiled["fields"]
     for key, value in source.items():
-        full = f"{path}{key}"
-        mapping = props.get(key)
-        if mapping is None:
-            if dynamic == "strict":
+        entry = fields.get(key)
+        if entry is None:
+            if compiled["strict"]:
                 raise EsError(
                     400,
                     "strict_dynamic_mapping_exception",
@@ -406,62 +445,35 @@ def _validate(mappings: dict[str, Any], source: dict[str, Any], doc_id: str, pat
                     f"[{path.rstrip('.') or '_doc'}] is not allowed",
                 )
             continue
-        for element in value if isinstance(value, list) else [value]:
+        ftype, check = entry
+        for element in value if isinstance(value, list) else (value,):
             if element is None:
                 continue
-            _check_value(mapping, element, full, doc_id)
+            if ftype == "object":
+                if not isinstance(element, dict):
+                    raise EsError(
+                        400,
+                        "document_parsing_exception",
+                        f"[1:2] object mapping for [{path}{key}] tried to parse field [{path}{key}] as "
+                        "object, but found a concrete value",
+                    )
+                _check_object(check, element, doc_id, f"{path}{key}.")
+            elif not check(element):
+                raise EsError(
+                    400,
+                    "document_parsing_exception",
+                    f"[1:2] failed to parse field [{path}{key}] of type [{ftype}] in document with id "
+                    f"'{doc_id}'. Preview of field's value: '{element}'",
+                )
 
 
-def _check_value(mapping: dict[str, Any], value: Any, full: str, doc_id: str) -> None:
-    ftype = mapping.get("type", "object" if "properties" in mapping else None)
-
-    def fail(kind: str) -> EsError:
-        return EsError(
-            400,
-            "document_parsing_exception",
-            f"[1:2] failed to parse field [{full}] of type [{kind}] in document with id '{doc_id}'. "
-            f"Preview of field's value: '{value}'",
-        )
-
-    if ftype in ("object", "nested"):
-        if not isinstance(value, dict):
-            raise EsError(
-                400,
-                "document_parsing_exception",
-                f"[1:2] object mapping for [{full}] tried to parse field [{full}] as object, "
-                "but found a concrete value",
-            )
-        _validate(mapping, value, doc_id, f"{full}.")
-    elif ftype in ("keyword", "text", "match_only_text", "wildcard"):
-        if isinstance(value, dict):
-            raise fail(ftype)
-    elif ftype in ("long", "integer", "short", "byte", "unsigned_long"):
-        if isinstance(value, bool) or not _numeric(value):
-            raise fail(ftype)
-    elif ftype in ("double", "float", "half_float", "scaled_float"):
-        if isinstance(value, bool) or not _numeric(value, integral=False):
-            raise fail(ftype)
-    elif ftype == "boolean":
-        if value not in (True, False, "true", "false", ""):
-            raise fail(ftype)
-    elif ftype == "date":
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and (_DATE.match(value) or value.isdigit()))
-        ):
-            raise fail(ftype)
-
-
-def _numeric(value: Any, integral: bool = True) -> bool:
-    """Whether Elasticsearch takes the value for a number field (it coerces strings and truncates)."""
-    if isinstance(value, int | float):
-        return True
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return False
-        return True
-    return False
+def _numeric(value: str) -> bool:
+    """Whether Elasticsearch takes a string for a number field (it coerces strings and truncates)."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 # -- queries -------------------------------------------------------------------------------------------
@@ -557,6 +569,36 @@ def _matches(query: dict[str, Any], doc_id: str, source: dict[str, Any], props: 
         should = clauses("should")
         return not should or bool(must) or any(_matches(q, doc_id, source, props) for q in should)
     raise EsError(400, "parsing_exception", f"unknown query [{kind}] (not supported by the test double)")
+
+
+def _term_lookup(query: dict[str, Any], props: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
+    """A fast test for `term`/`terms` on a top-level keyword, number or boolean field; else None."""
+    if len(query) != 1 or next(iter(query)) not in ("term", "terms"):
+        return None
+    ((kind, spec),) = query.items()
+    if len(spec) != 1:
+        return None
+    ((name, wanted),) = spec.items()
+    ftype = (props.get(name) or {}).get("type")
+    if "." in name or name == "_id" or ftype not in ("keyword", "long", "integer", "short", "byte"):
+        return None
+    wanted = wanted if kind == "terms" else [wanted.get("value") if isinstance(wanted, dict) else wanted]
+    if ftype == "keyword":
+        keys = {str(w) for w in wanted}
+        norm: Callable[[Any], Any] = str
+    else:
+        keys = {int(float(w)) for w in wanted}
+        norm = lambda v: int(float(v))  # noqa: E731
+
+    def test(source: dict[str, Any]) -> bool:
+        value = source.get(name)
+        if value is None:
+            return False
+        if isinstance(value, list):
+            return any(v is not None and norm(v) in keys for v in value)
+        return norm(value) in keys
+
+    return test
 
 
 def _sort_spec(sort: Any) -> list[tuple[str, str]]:

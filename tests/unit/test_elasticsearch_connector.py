@@ -35,7 +35,7 @@ def test_the_connection_type_selects_the_connector_with_its_defaults() -> None:
         "bugzilla-attachments",
     )
     assert connector.options.index_private is False
-    assert connector.options.bulk_size == 500
+    assert connector.options.bulk_size == 1000
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from elasticsearch import Elasticsearch
 
-    from bugzilla_push.connectors.es_documents import Action
+    from bugzilla_push.connectors.es_documents import Action, Kind
     from bugzilla_push.model import PushMessage
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class ElasticsearchOptions(BaseModel):
     attachments_index: str = "bugzilla-attachments"  # one per public attachment (metadata, no contents)
     index_private: bool = False  # off: private bugs, comments and attachments never reach the cluster
     private_suffix: str = "-private"  # private indices are <index><suffix>; restrict them like security bugs
-    bulk_size: int = Field(500, ge=1, le=10_000)  # actions per request: fewer round trips vs more to redo
+    bulk_size: int = Field(1000, ge=1, le=10_000)  # actions per request: fewer round trips vs more to redo
     bulk_bytes: int = Field(10 * 1024 * 1024, ge=64 * 1024)  # body limit per request (ES refuses > 100 MB)
     manage_indices: bool = True  # install templates and create indices; off needs fewer privileges
     template_name: str = "bugzilla-push"  # prefix of the three index templates (bugs, comments, attachments)
@@ -372,45 +372,66 @@ class ElasticsearchConnector(Connector):
         from elasticsearch import ApiError, TransportError
 
         children = ChildIndex(bug_ids)
-        where = [(k, self.names.public(k), True) for k in CHILD_KINDS]
+        where = {self.names.public(k): (k, True) for k in CHILD_KINDS}
         if self.options.index_private:
-            where += [(k, self.names.private(k), False) for k in CHILD_KINDS]
+            where |= {self.names.private(k): (k, False) for k in CHILD_KINDS}
         try:
             # Search sees what was refreshed; documents written a moment ago must be found too.
-            self.client.indices.refresh(index=[w[1] for w in where], ignore_unavailable=True)
-            for kind, index, public in where:
-                for hit in self._scan(index, kind, bug_ids):
-                    children.add(hit["_source"]["bug_id"], public, Child(kind, hit["_id"], hit["_source"]))
+            self.client.indices.refresh(index=list(where), ignore_unavailable=True)
+            hits = self._search_children(where, bug_ids)
+            for hit in hits:
+                kind, public = where[hit["_index"]]
+                children.add(hit["_source"]["bug_id"], public, Child(kind, hit["_id"], hit["_source"]))
         except (ApiError, TransportError) as exc:
             raise self._stop(exc, "finding the comments of bugs that change privacy") from None
         return children
 
-    def _scan(self, index: str, kind: str, bug_ids: list[int]) -> Iterator[dict[str, Any]]:
-        after: list[Any] | None = None
-        while True:
-            page = self.client.search(
-                index=index,
-                query={"terms": {"bug_id": bug_ids}},
-                sort=[{ID_FIELD[kind]: {"order": "asc", "unmapped_type": "long"}}],  # type: ignore[index]
-                size=SEARCH_PAGE,
-                search_after=after,
-                ignore_unavailable=True,
-            )["hits"]["hits"]
-            yield from page
-            if len(page) < SEARCH_PAGE:
-                return
-            after = page[-1]["sort"]
+    def _search_children(
+        self, where: dict[str, tuple[Kind, bool]], bug_ids: list[int]
+    ) -> list[dict[str, Any]]:
+        """One search over every child index; page through each index only if that is not all."""
+        query = {"terms": {"bug_id": bug_ids}}
+        # Only a copy into the private indices needs the whole document.
+        source: Any = True if self.options.index_private else ["bug_id"]
+        found = self.client.search(
+            index=list(where),
+            query=query,
+            size=SEARCH_PAGE,
+            track_total_hits=True,
+            source=source,
+            ignore_unavailable=True,
+        )["hits"]
+        if found["total"]["value"] <= len(found["hits"]):
+            return found["hits"]
+        hits = []
+        for index, (kind, _) in where.items():
+            after: list[Any] | None = None
+            while True:
+                page = self.client.search(
+                    index=index,
+                    query=query,
+                    sort=[{ID_FIELD[kind]: {"order": "asc", "unmapped_type": "long"}}],  # type: ignore[index]
+                    size=SEARCH_PAGE,
+                    search_after=after,
+                    source=source,
+                    ignore_unavailable=True,
+                )["hits"]["hits"]
+                hits += page
+                if len(page) < SEARCH_PAGE:
+                    break
+                after = page[-1]["sort"]
+        return hits
 
     def _plan(self, message: PushMessage, children: ChildIndex | None) -> MessagePlan | Outcome:
         """Turn a message into its actions, or an ERROR outcome if it cannot be indexed."""
         if message.target not in KIND_OF_TARGET:
             return Outcome(Result.ERROR, f"target {message.target!r} is not indexed")
-        if message.target != "bug" and bug_id_of(message) is None:
-            return Outcome(Result.ERROR, f"{message.target} has no bug: cannot tell whether it is public")
         try:
             plan = plan_message(message, self.names, self.options.index_private)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             return Outcome(Result.ERROR, f"cannot build the {message.target} document: {exc!r}"[:500])
+        if plan.bug_id is None:
+            return Outcome(Result.ERROR, f"{message.target} has no bug: cannot tell whether it is public")
         if children is not None:
             if plan.transition:
                 plan.actions += children.sweep(plan, self.names, self.options.index_private, message.id)
@@ -442,14 +463,15 @@ class ElasticsearchConnector(Connector):
         outcomes: list[Outcome] = []
         for group in self._requests(plans):
             body = b"".join(b for _, b in group)
-            items: list[dict[str, Any]] = []
+            response: dict[str, Any] = {"items": [], "errors": False}
             if body:
                 try:
-                    items = self.client.bulk(operations=body)["items"]  # type: ignore[arg-type]
+                    response = self.client.bulk(operations=body).body  # type: ignore[arg-type]
                 except (ApiError, TransportError) as exc:
                     stop = self._stop(exc, "bulk request")
                     verdict = Verdict("fatal" if stop.fatal else "transient", stop.detail)
                     return self._stopped(outcomes, group, verdict)
+            items = response.get("items") or []
             expected = sum(len(p.actions) for p, _ in group if isinstance(p, MessagePlan))
             if len(items) != expected:
                 detail = f"bulk response has {len(items)} items for {expected} actions"
@@ -459,6 +481,11 @@ class ElasticsearchConnector(Connector):
                 if isinstance(plan, Outcome):
                     outcomes.append(plan)
                     self.stats["dead-lettered"] += 1
+                    continue
+                if not response.get("errors"):  # every item applied: nothing to classify
+                    for action in plan.actions:
+                        self.stats["indexed" if action.op == "index" else "deleted"] += 1
+                    outcomes.append(OK)
                     continue
                 verdicts = [classify_item(a, items[cursor + i]) for i, a in enumerate(plan.actions)]
                 cursor += len(plan.actions)

@@ -142,16 +142,11 @@ class Action:
 
     def ndjson(self) -> bytes:
         """Return the action's lines for the bulk API: metadata, then the document of an index."""
-        meta = json.dumps(
-            {
-                self.op: {
-                    "_index": self.index,
-                    "_id": self.doc_id,
-                    "version": self.version,
-                    "version_type": "external",
-                }
-            },
-            separators=(",", ":"),
+        doc_id = self.doc_id if self.doc_id.isdigit() else json.dumps(self.doc_id)[1:-1]
+        # Index names are checked (lowercase letters, digits, . _ + -), so they need no escaping.
+        meta = (
+            f'{{"{self.op}":{{"_index":"{self.index}","_id":"{doc_id}",'
+            f'"version":{int(self.version)},"version_type":"external"}}}}'
         )
         if self.source is None:
             return (meta + "\n").encode()
@@ -275,7 +270,9 @@ def bug_document(message: PushMessage, private: bool) -> dict[str, Any]:
         "creation_time": bug.get("creation_time"),
         "last_change_time": bug.get("last_change_time"),
         "is_private": private,
-        "custom_fields": {k: v for k, v in bug.items() if k.startswith("cf_") and v not in ("", None, [])},
+        "custom_fields": {
+            k: v for k, v in bug.items() if k[:3] == "cf_" and v != "" and v is not None and v != []
+        },
         **_push_fields(message),
     }
 
@@ -335,12 +332,12 @@ def privacy_transition(message: PushMessage) -> Literal["private", "public"] | N
     return None
 
 
-def is_public(message: PushMessage) -> bool:
+def is_public(message: PushMessage, transition: str | None = None) -> bool:
     """Whether everyone may see the object after this message.
 
     BMO's going-private message is built from the bug's public side; it already means "private".
     """
-    if privacy_transition(message) == "private":
+    if (transition or privacy_transition(message)) == "private":
         return False
     return not message.is_private
 
@@ -348,7 +345,8 @@ def is_public(message: PushMessage) -> bool:
 def plan_message(message: PushMessage, names: IndexNames, index_private: bool) -> MessagePlan:
     """Turn one message into its actions (a transition's sweep comes from :class:`ChildIndex`)."""
     kind = KIND_OF_TARGET[message.target]
-    public = is_public(message)
+    transition = privacy_transition(message)
+    public = is_public(message, transition)
     if kind == "bugs":
         doc = bug_document(message, private=not public)
     elif kind == "comments":
@@ -362,7 +360,7 @@ def plan_message(message: PushMessage, names: IndexNames, index_private: bool) -
         source=doc,
         bug_id=bug_id_of(message),
         public=public,
-        transition=privacy_transition(message),
+        transition=transition,
     )
     version = message.id
     if public:
