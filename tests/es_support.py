@@ -18,12 +18,8 @@ from urllib.parse import urlsplit
 
 from bugzilla_push.connectors.base import ConnectionInfo
 from bugzilla_push.connectors.elasticsearch import ElasticsearchConnector
-from bugzilla_push.connectors.es_documents import (
-    ID_FIELD,
-    attachment_document,
-    bug_document,
-    comment_document,
-)
+from bugzilla_push.connectors.es_documents import attachment_document, bug_document, comment_document
+from bugzilla_push.connectors.es_mappings import ID_FIELD
 from bugzilla_push.model import PushRow, Result, parse_message
 from bugzilla_push.samples import BugzillaSimulator
 

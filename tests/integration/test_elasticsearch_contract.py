@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bugzilla_push.connectors.es_documents import TEMPLATE_VERSION
+from bugzilla_push.connectors.es_mappings import TEMPLATE_VERSION
 from bugzilla_push.model import Result
 from tests.doubles.es_server import EsTestServer
 from tests.es_support import (

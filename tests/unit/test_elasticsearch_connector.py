@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bugzilla_push.connectors import ConnectionInfo, ConnectorConfigError, build_connector
-from bugzilla_push.connectors.elasticsearch import (
-    ElasticsearchConnector,
-    Verdict,
-    classify_item,
-    cluster_url,
-    combine,
-)
+from bugzilla_push.connectors.elasticsearch import ElasticsearchConnector, cluster_url
 from bugzilla_push.connectors.es_documents import Action
+from bugzilla_push.connectors.es_results import Verdict, classify_item, combine
 
 INDEX = Action("index", "bugs", "7", 20, {"bug_id": 7})
 DELETE = Action("delete", "bugs", "7", 21)

@@ -8,18 +8,16 @@ from typing import Any
 import pytest
 
 from bugzilla_push.connectors.es_documents import (
-    PROPERTIES,
     Action,
     Child,
     ChildIndex,
-    IndexNames,
     bug_document,
     comment_document,
-    index_templates,
     is_public,
     plan_message,
     privacy_transition,
 )
+from bugzilla_push.connectors.es_mappings import PROPERTIES, IndexNames, index_templates
 from tests.es_support import sample_messages, to_message
 
 NAMES = IndexNames("b", "c", "a", "-private")

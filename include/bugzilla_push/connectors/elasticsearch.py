@@ -2,12 +2,9 @@
 
 Each batch becomes bulk requests of versioned actions (see :mod:`es_documents`): the version is the
 push id, so a replay or a stale write is refused with 409, which counts as already applied. Every
-item's result is mapped back to its message, in push-id order:
-
-- 2xx, 409 (a newer or the same version is there), a delete that found nothing: OK;
-- 429, 5xx, a timeout or a lost connection: TRANSIENT; delivery stops at that message;
-- 400 and other 4xx (a mapping or parse error): ERROR, that message alone is dead-lettered;
-- 401/403, or a missing index the cluster will not create: connector-fatal.
+item's result is mapped back to its message, in push-id order, and a message's outcome is the
+worst of its items' (:mod:`es_results`): OK, TRANSIENT (delivery stops there), ERROR (that message
+is dead-lettered) or connector-fatal (an operator must act).
 
 The client is built here from the connection's fields: the provider's ``ElasticsearchPythonHook``
 is an Airflow ``BaseHook``, and core modules do not import Airflow.
@@ -18,8 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,21 +26,30 @@ from bugzilla_push.connectors.base import (
     ConnectorConfigError,
     ConnectorFatal,
     Outcome,
-    redact,
 )
 from bugzilla_push.connectors.es_documents import (
-    CHILD_KINDS,
-    ID_FIELD,
-    KIND_OF_TARGET,
     Child,
     ChildIndex,
-    IndexNames,
     MessagePlan,
     bug_id_of,
-    index_templates,
     is_public,
     plan_message,
     privacy_transition,
+)
+from bugzilla_push.connectors.es_mappings import (
+    CHILD_KINDS,
+    ID_FIELD,
+    KIND_OF_TARGET,
+    IndexNames,
+    index_templates,
+)
+from bugzilla_push.connectors.es_results import (
+    Stop,
+    Verdict,
+    classify_item,
+    combine,
+    error_reason,
+    request_failure,
 )
 from bugzilla_push.model import Result
 
@@ -53,7 +58,7 @@ if TYPE_CHECKING:
 
     from elasticsearch import Elasticsearch
 
-    from bugzilla_push.connectors.es_documents import Action, Kind
+    from bugzilla_push.connectors.es_documents import Kind
     from bugzilla_push.model import PushMessage
 
 log = logging.getLogger(__name__)
@@ -101,71 +106,6 @@ class ElasticsearchOptions(BaseModel):
 
     def names(self) -> IndexNames:
         return IndexNames(self.bugs_index, self.comments_index, self.attachments_index, self.private_suffix)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What one bulk item's result means for its message.
-
-    :param kind: ok, transient, error (this message only) or fatal (the connector)
-    :param already: a 409: a newer or the same version was there
-    """
-
-    kind: Literal["ok", "transient", "error", "fatal"]
-    detail: str | None = None
-    already: bool = False
-
-
-_SEVERITY = {"ok": 0, "error": 1, "transient": 2, "fatal": 3}
-
-
-def classify_item(action: Action, item: dict[str, Any]) -> Verdict:
-    """Classify one item of a bulk response (`{"index": {...}}`) for the action that produced it."""
-    result = item.get(action.op) or next(iter(item.values()), {})
-    status = int(result.get("status") or 0)
-    error = result.get("error") or {}
-    etype = error.get("type", "") if isinstance(error, dict) else str(error)
-    reason = error.get("reason", "") if isinstance(error, dict) else ""
-    where = f"{action.op} {action.index}/{action.doc_id} v{action.version}"
-    if 200 <= status < 300:
-        return Verdict("ok")
-    if status == 409 and etype == "version_conflict_engine_exception":
-        return Verdict("ok", already=True)
-    if status == 404 and action.op == "delete" and result.get("result") == "not_found":
-        return Verdict("ok")
-    if status == 404 and etype == "index_not_found_exception":
-        if action.op == "delete":
-            return Verdict("ok")  # no index, so nothing to delete
-        return Verdict(
-            "fatal",
-            f"index {action.index!r} does not exist and the cluster does not create it "
-            "(action.auto_create_index): create it, or set manage_indices to true",
-        )
-    if status in (401, 403):
-        return Verdict("fatal", f"{where}: {status} {etype}: {reason}"[:500])
-    if status in (408, 429) or status >= 500:
-        return Verdict("transient", f"{where}: {status} {etype}: {reason}"[:500])
-    if 400 <= status < 500:
-        return Verdict("error", f"{where}: {status} {etype}: {reason}"[:1000])
-    return Verdict("transient", f"{where}: unexpected item result {result!r}"[:500])
-
-
-def combine(verdicts: Sequence[Verdict]) -> Verdict:
-    """Return a message's verdict from those of its items: the worst one wins."""
-    worst = Verdict("ok")
-    for verdict in verdicts:
-        if _SEVERITY[verdict.kind] > _SEVERITY[worst.kind]:
-            worst = verdict
-    return worst
-
-
-class _Stop(Exception):
-    """A request failed as a whole; `fatal` says whether an operator must act."""
-
-    def __init__(self, detail: str, fatal: bool = False) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.fatal = fatal
 
 
 def cluster_url(info: ConnectionInfo) -> str:
@@ -268,37 +208,9 @@ class ElasticsearchConnector(Connector):
             log.info("%s: %s", self.name, ", ".join(f"{k} {v:,}" for k, v in sorted(self.stats.items())))
             self.stats.clear()
 
-    def _stop(self, exc: Exception, doing: str) -> _Stop:
-        """Turn a client exception into a transient or fatal stop with a clear, secret-free reason."""
-        from elastic_transport import ConnectionError as LostConnection
-        from elastic_transport import ConnectionTimeout
-        from elasticsearch import ApiError
-
-        who = f"connection {self.name!r} ({self.url})"
-        if isinstance(exc, ConnectionTimeout):
-            return _Stop(f"{doing}: no answer from {self.url} within {self.options.timeout:g} s")
-        if isinstance(exc, LostConnection):
-            return _Stop(redact(f"{doing}: cannot reach {self.url}: {exc}", self._password))
-        if isinstance(exc, ApiError):
-            status = exc.meta.status
-            reason = redact(_reason(exc), self._password)
-            if status == 401:
-                return _Stop(
-                    f"Elasticsearch refused the credentials of {who} (401 {reason}): check its login and "
-                    "password (a password without a login is sent as an API key)",
-                    fatal=True,
-                )
-            if status == 403:
-                return _Stop(
-                    f"{doing}: the user of {who} lacks a privilege (403 {reason}); it needs write, read and "
-                    "maintenance on the indices, and manage_index_templates and create_index unless "
-                    "manage_indices is false",
-                    fatal=True,
-                )
-            if status in (408, 429) or status >= 500:
-                return _Stop(f"{doing}: {status} {reason}")
-            return _Stop(f"{doing}: {status} {reason}", fatal=doing.startswith("installing"))
-        return _Stop(redact(f"{doing}: {type(exc).__name__}: {exc}", self._password))
+    def _failure(self, exc: Exception, doing: str, fatal_4xx: bool = False) -> Stop:
+        timeout, secret = self.options.timeout, self._password
+        return request_failure(exc, doing, self.name, self.url, timeout, secret, fatal_4xx)
 
     # -- delivery ------------------------------------------------------------------------------------
 
@@ -315,7 +227,7 @@ class ElasticsearchConnector(Connector):
         try:
             self._prepare()
             children = self._find_children(batch)
-        except _Stop as stop:
+        except Stop as stop:
             if stop.fatal:
                 raise ConnectorFatal(stop.detail) from None
             self.stats["transient"] += 1
@@ -358,10 +270,10 @@ class ElasticsearchConnector(Connector):
                         self.client.indices.create(index=index)
                         log.info("%s: created index %s", self.name, index)
                     except ApiError as exc:
-                        if _reason(exc).split(":")[0] != "resource_already_exists_exception":
+                        if error_reason(exc).split(":")[0] != "resource_already_exists_exception":
                             raise
         except (ApiError, TransportError) as exc:
-            raise self._stop(exc, "installing the index templates and indices") from None
+            raise self._failure(exc, "installing the index templates and indices", fatal_4xx=True) from None
         self._ready = True
 
     def _find_children(self, batch: Sequence[PushMessage]) -> ChildIndex | None:
@@ -383,7 +295,7 @@ class ElasticsearchConnector(Connector):
                 kind, public = where[hit["_index"]]
                 children.add(hit["_source"]["bug_id"], public, Child(kind, hit["_id"], hit["_source"]))
         except (ApiError, TransportError) as exc:
-            raise self._stop(exc, "finding the comments of bugs that change privacy") from None
+            raise self._failure(exc, "finding the comments of bugs that change privacy") from None
         return children
 
     def _search_children(
@@ -468,7 +380,7 @@ class ElasticsearchConnector(Connector):
                 try:
                     response = self.client.bulk(operations=body).body  # type: ignore[arg-type]
                 except (ApiError, TransportError) as exc:
-                    stop = self._stop(exc, "bulk request")
+                    stop = self._failure(exc, "bulk request")
                     verdict = Verdict("fatal" if stop.fatal else "transient", stop.detail)
                     return self._stopped(outcomes, group, verdict)
             items = response.get("items") or []
@@ -532,12 +444,3 @@ class ElasticsearchConnector(Connector):
                 self.stats["already applied"] += 1
             else:
                 self.stats["indexed" if action.op == "index" else "deleted"] += 1
-
-
-def _reason(exc: Any) -> str:
-    """Return `type: reason` of an Elasticsearch error response, or the exception's message."""
-    body = getattr(exc, "body", None)
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('type', '')}: {error.get('reason', '')}"[:500]
-    return str(getattr(exc, "message", exc))[:500]
