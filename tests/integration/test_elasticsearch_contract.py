@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bugzilla_push.connectors import elasticsearch as elasticsearch_connector
 from bugzilla_push.connectors.es_mappings import TEMPLATE_VERSION
 from bugzilla_push.model import Result
 from tests.doubles.es_server import EsTestServer
@@ -258,3 +259,41 @@ def test_a_second_connector_finds_the_templates_installed_and_keeps_them(
         f"{target.prefix}-{k}" for k in ("attachments", "bugs", "comments")
     ]
     assert es.get(index=target.index("bugs"), id="302")["_version"] == 2
+
+
+def test_a_privacy_sweep_pages_through_more_comments_than_one_search_returns(
+    target: Target, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(elasticsearch_connector, "SEARCH_PAGE", 3)
+    bug = to_message(1, bug_message(1, 400))
+    comments = [
+        to_message(
+            2 + n,
+            {
+                "payload": {
+                    "comment": {
+                        "id": 4000 + n,
+                        "body": f"comment {n}",
+                        "is_private": False,
+                        "bug": bug.object,
+                    },
+                    "event": {
+                        "action": "create",
+                        "target": "comment",
+                        "user": {"id": 2, "login": "[email protected]"},
+                    },
+                },
+                "routing_key": "comment.create",
+                "change_set": "1.2",
+            },
+        )
+        for n in range(8)
+    ]
+    going = bug_message(20, 400, is_private=False)
+    going["payload"]["event"]["changes"] = [{"field": "is_private", "removed": "0", "added": "1"}]
+    with target.connector(index_private=True) as connector:
+        assert results(connector.send([bug, *comments])) == {Result.OK}
+        assert results(connector.send([to_message(20, going)])) == {Result.OK}
+    moved = {doc_id for kind, doc_id in snapshot(es, target, private=True) if kind == "comments"}
+    assert moved == {str(4000 + n) for n in range(8)}
+    assert not [key for key in snapshot(es, target) if key[0] == "comments"]

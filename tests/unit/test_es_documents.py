@@ -141,6 +141,8 @@ def test_bulk_lines_round_trip_with_external_versioning() -> None:
     }
     assert json.loads(source) == action.source
     assert end == b""
+    odd = Action("index", "b", 'a "quoted"\\id', 20, {}).ndjson().split(b"\n")[0]
+    assert json.loads(odd)["index"]["_id"] == 'a "quoted"\\id'
     delete = Action("delete", "b", "7", 21).ndjson()
     assert delete.count(b"\n") == 1
     assert json.loads(delete)["delete"]["version_type"] == "external"
