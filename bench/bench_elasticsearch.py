@@ -3,8 +3,9 @@
 Both run in this one process, at the same moment, against the same Elasticsearch test double (a
 separate process, `python -m tests.doubles.es_server`), over the same realistic messages (the
 simulator's bugs, comments and attachments, 10 % private bugs), alternating A/B/B/A so drift hits
-both alike. `helpers.bulk` indexes each message's raw object (no versioning, no privacy, no
-per-item classification): the floor any indexer pays. The connector builds its documents, writes
+both alike. `helpers.bulk` indexes each message's raw object into indices without a template
+(dynamic mapping; no versioning, no privacy, no per-item classification): the floor any indexer
+pays. The connector builds its documents, writes
 them with external versions and privacy deletes, and classifies every item. Fresh indices per
 repetition, so every write is a real write (no 409s).
 
@@ -108,6 +109,10 @@ def main() -> None:
     rate = {name: len(messages) / statistics.median(t) for name, t in timings.items()}
     best = {name: len(messages) / min(t) for name, t in timings.items()}
     ratio = rate["connector"] / rate["helpers.bulk"]
+    # Each repetition's pair ran back to back: the median of their ratios shrugs off a busy moment.
+    paired = statistics.median(
+        b / c for b, c in zip(timings["helpers.bulk"], timings["connector"], strict=True)
+    )
     print(
         f"{len(messages):,} messages, chunks of {CHUNK}, {args.repetitions} repetitions, test double at {url}"
     )
@@ -116,7 +121,10 @@ def main() -> None:
         runs = " ".join(f"{t:.2f}" for t in timings[name])
         print(f"{name:14} {rate[name]:>14,.0f} {best[name]:>12,.0f}  {runs}")
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-    print(f"ratio connector / helpers.bulk: {ratio:.2f} ({verdict} the target of {TARGET_RATIO})")
+    print(
+        f"ratio connector / helpers.bulk: {ratio:.2f} ({verdict} the target of {TARGET_RATIO}); "
+        f"median of the per-repetition ratios {paired:.2f}"
+    )
     print(
         json.dumps(
             {
@@ -126,6 +134,7 @@ def main() -> None:
                 "helpers_bulk_docs_per_s": round(rate["helpers.bulk"]),
                 "connector_docs_per_s": round(rate["connector"]),
                 "ratio": round(ratio, 3),
+                "paired_ratio": round(paired, 3),
                 "target": TARGET_RATIO,
             }
         )

@@ -10,13 +10,14 @@ sees only what was refreshed. Everything else of Elasticsearch is out of scope.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import functools
 import itertools
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.doubles.es_fields import (
     EsError,
@@ -27,8 +28,12 @@ from tests.doubles.es_fields import (
     matches,
     sort_spec,
     sort_value,
+    term_keys,
     term_lookup,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 VERSION = "9.1.0"
 
@@ -49,8 +54,43 @@ class Index:
     docs: dict[str, Doc] = field(default_factory=dict)
     tombstones: dict[str, int] = field(default_factory=dict)  # deleted id → the delete's version
     searchable: dict[str, Doc] = field(default_factory=dict)  # what the last refresh made visible
+    pending: dict[str, Doc | None] = field(default_factory=dict)  # written since (None: deleted)
+    term_index: dict[str, tuple[Callable[[Any], Any], dict[Any, set[str]]]] = field(default_factory=dict)
     seq: itertools.count = field(default_factory=itertools.count)
     _checks: dict[str, Any] | None = None
+
+    def stage(self, doc_id: str, doc: Doc | None) -> None:
+        """Record a write or delete (real-time for GET; visible to search after a refresh)."""
+        if doc is None:
+            self.docs.pop(doc_id, None)
+        else:
+            self.docs[doc_id] = doc
+        self.pending[doc_id] = doc
+
+    def refresh(self) -> None:
+        """Make what was written since the last refresh searchable (only that: cheap, like a segment)."""
+        for doc_id, doc in self.pending.items():
+            old = self.searchable.pop(doc_id, None)
+            for name, (norm, terms) in self.term_index.items():
+                if old is not None:
+                    for key in term_keys(old.source, name, norm):
+                        terms.get(key, set()).discard(doc_id)
+                if doc is not None:
+                    for key in term_keys(doc.source, name, norm):
+                        terms.setdefault(key, set()).add(doc_id)
+            if doc is not None:
+                self.searchable[doc_id] = doc
+        self.pending.clear()
+
+    def terms(self, name: str, norm: Callable[[Any], Any]) -> dict[Any, set[str]]:
+        """The term index of a field over the searchable documents, built on first use."""
+        if name not in self.term_index:
+            terms: dict[Any, set[str]] = {}
+            for doc_id, doc in self.searchable.items():
+                for key in term_keys(doc.source, name, norm):
+                    terms.setdefault(key, set()).add(doc_id)
+            self.term_index[name] = (norm, terms)
+        return self.term_index[name][1]
 
     def validate(self, source: dict[str, Any], doc_id: str) -> None:
         """Raise the 400 Elasticsearch gives for a value its mapping cannot take."""
@@ -143,7 +183,8 @@ class Cluster:
                     index=name,
                 )
             template = self._matching_template(name)
-            mappings = {**template.get("mappings", {}), **(body.get("mappings") or {})}
+            # A copy: dynamic mapping adds fields to the index's mapping, never to its template.
+            mappings = copy.deepcopy({**template.get("mappings", {}), **(body.get("mappings") or {})})
             settings = {
                 **_flat_settings(template.get("settings", {})),
                 **_flat_settings(body.get("settings") or {}),
@@ -253,7 +294,7 @@ class Cluster:
                 )
             version = (current or 0) + 1
         seq = next(index.seq)
-        index.docs[doc_id] = Doc(source, version, seq)
+        index.stage(doc_id, Doc(source, version, seq))
         index.tombstones.pop(doc_id, None)
         return self._ok(version, seq, "updated" if live else "created", 200 if live else 201)
 
@@ -269,7 +310,7 @@ class Cluster:
         else:
             version = (current or 0) + 1
         seq = next(index.seq)
-        index.docs.pop(doc_id, None)
+        index.stage(doc_id, None)
         index.tombstones[doc_id] = version  # a missing document's delete records its version too
         return self._ok(version, seq, "deleted" if live else "not_found", 200 if live else 404)
 
@@ -280,7 +321,7 @@ class Cluster:
         source = {**(live.source if live else {}), **(body.get("doc") or {})}
         index.validate(source, doc_id)
         version, seq = (live.version + 1 if live else 1), next(index.seq)
-        index.docs[doc_id] = Doc(source, version, seq)
+        index.stage(doc_id, Doc(source, version, seq))
         return self._ok(version, seq, "updated" if live else "created", 200 if live else 201)
 
     @staticmethod
@@ -316,7 +357,7 @@ class Cluster:
         with self.lock:
             names = self.resolve(expr or "_all", ignore_unavailable)
             for name in names:
-                self.indices[name].searchable = dict(self.indices[name].docs)
+                self.indices[name].refresh()
         return {"_shards": {"total": 2 * len(names), "successful": len(names), "failed": 0}}
 
     # -- search --------------------------------------------------------------------------------------
@@ -328,9 +369,15 @@ class Cluster:
             for name in self.resolve(expr or "_all", ignore_unavailable):
                 index = self.indices[name]
                 props = index.mappings.get("properties", {})
-                quick = term_lookup(query, props)  # what an inverted index answers at once
+                lookup = term_lookup(query, props)
+                if lookup is not None:  # answered from the term index, as an inverted index would
+                    name_, norm, keys = lookup
+                    terms = index.terms(name_, norm)
+                    ids = set().union(*(terms.get(k, ()) for k in keys)) if keys else set()
+                    hits += [(name, i, index.searchable[i]) for i in sorted(ids)]
+                    continue
                 for doc_id, doc in index.searchable.items():
-                    if quick(doc.source) if quick else matches(query, doc_id, doc.source, props):
+                    if matches(query, doc_id, doc.source, props):
                         hits.append((name, doc_id, doc))
         sort = sort_spec(body.get("sort"))
         if sort:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_DYNAMIC_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -57,16 +60,42 @@ def _accepts(ftype: str | None) -> Callable[[Any], bool]:
     return lambda v: True  # flattened, and types the double does not model
 
 
-def compile_object(mappings: dict[str, Any]) -> dict[str, Any]:
-    """Field → predicate (or nested compiled object), plus the `dynamic` setting, for fast checks."""
+def compile_object(mappings: dict[str, Any], inherited: str = "true") -> dict[str, Any]:
+    """Field → predicate (or nested compiled object), plus the `dynamic` setting, for fast checks.
+
+    The compiled form keeps the mapping it came from: dynamic mapping adds new fields to both.
+    """
     fields: dict[str, Any] = {}
+    dynamic = str(mappings.get("dynamic", inherited)).lower()
     for name, mapping in (mappings.get("properties") or {}).items():
-        ftype = mapping.get("type", "object" if "properties" in mapping else None)
-        if ftype in ("object", "nested"):
-            fields[name] = ("object", compile_object(mapping))
-        else:
-            fields[name] = (ftype, _accepts(ftype))
-    return {"strict": str(mappings.get("dynamic", "true")).lower() == "strict", "fields": fields}
+        fields[name] = _compile_field(mapping, dynamic)
+    return {"dynamic": dynamic, "fields": fields, "mapping": mappings}
+
+
+def _compile_field(mapping: dict[str, Any], dynamic: str) -> tuple[str | None, Any]:
+    ftype = mapping.get("type", "object" if "properties" in mapping else None)
+    if ftype in ("object", "nested"):
+        return ("object", compile_object(mapping, dynamic))
+    return (ftype, _accepts(ftype))
+
+
+def infer_mapping(value: Any) -> dict[str, Any] | None:
+    """The mapping Elasticsearch's dynamic mapping gives a new field's value (None for null or [])."""
+    if isinstance(value, list):
+        return next((m for v in value if (m := infer_mapping(v)) is not None), None)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "long"}
+    if isinstance(value, float):
+        return {"type": "float"}
+    if isinstance(value, dict):
+        return {"properties": {k: m for k, v in value.items() if (m := infer_mapping(v)) is not None}}
+    if _DYNAMIC_DATE.match(str(value)):
+        return {"type": "date"}  # date_detection, on by default
+    return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
 
 
 def check_object(compiled: dict[str, Any], source: dict[str, Any], doc_id: str, path: str) -> None:
@@ -74,14 +103,18 @@ def check_object(compiled: dict[str, Any], source: dict[str, Any], doc_id: str, 
     for key, value in source.items():
         entry = fields.get(key)
         if entry is None:
-            if compiled["strict"]:
+            if compiled["dynamic"] == "strict":
                 raise EsError(
                     400,
                     "strict_dynamic_mapping_exception",
                     f"[1:2] mapping set to strict, dynamic introduction of [{key}] within "
                     f"[{path.rstrip('.') or '_doc'}] is not allowed",
                 )
-            continue
+            mapping = infer_mapping(value) if compiled["dynamic"] == "true" else None
+            if mapping is None:
+                continue
+            compiled["mapping"].setdefault("properties", {})[key] = mapping
+            entry = fields[key] = _compile_field(mapping, compiled["dynamic"])
         ftype, check = entry
         for element in value if isinstance(value, list) else (value,):
             if element is None:
@@ -208,8 +241,12 @@ def matches(query: dict[str, Any], doc_id: str, source: dict[str, Any], props: d
     raise EsError(400, "parsing_exception", f"unknown query [{kind}] (not supported by the test double)")
 
 
-def term_lookup(query: dict[str, Any], props: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
-    """A fast test for `term`/`terms` on a top-level keyword, number or boolean field; else None."""
+def term_lookup(query: dict[str, Any], props: dict[str, Any]) -> tuple[str, Callable[[Any], Any], set] | None:
+    """For `term`/`terms` on a top-level keyword or integer field: (field, normaliser, wanted keys).
+
+    Such a query is answered from a term index (as Elasticsearch's inverted index does) instead of
+    a scan; anything else returns None.
+    """
     if len(query) != 1 or next(iter(query)) not in ("term", "terms"):
         return None
     ((kind, spec),) = query.items()
@@ -220,22 +257,15 @@ def term_lookup(query: dict[str, Any], props: dict[str, Any]) -> Callable[[dict[
     if "." in name or name == "_id" or ftype not in ("keyword", "long", "integer", "short", "byte"):
         return None
     wanted = wanted if kind == "terms" else [wanted.get("value") if isinstance(wanted, dict) else wanted]
-    if ftype == "keyword":
-        keys = {str(w) for w in wanted}
-        norm: Callable[[Any], Any] = str
-    else:
-        keys = {int(float(w)) for w in wanted}
-        norm = lambda v: int(float(v))  # noqa: E731
+    norm: Callable[[Any], Any] = str if ftype == "keyword" else (lambda v: int(float(v)))
+    return name, norm, {norm(w) for w in wanted}
 
-    def test(source: dict[str, Any]) -> bool:
-        value = source.get(name)
-        if value is None:
-            return False
-        if isinstance(value, list):
-            return any(v is not None and norm(v) in keys for v in value)
-        return norm(value) in keys
 
-    return test
+def term_keys(source: dict[str, Any], name: str, norm: Callable[[Any], Any]) -> list[Any]:
+    """The keys a document has in the term index of a field."""
+    value = source.get(name)
+    values = value if isinstance(value, list) else [value]
+    return [norm(v) for v in values if v is not None]
 
 
 def sort_spec(sort: Any) -> list[tuple[str, str]]:
