@@ -3,7 +3,8 @@
 No Elasticsearch server can be installed on these machines, so the connector's tests talk to this
 one: a real HTTP/1.1 server on 127.0.0.1 (an ephemeral port) that the official client accepts (it
 answers with the `X-Elastic-Product: Elasticsearch` header the client checks and honours the
-`compatible-with` media types it sends). The cluster's behaviour is in :mod:`es_cluster`.
+`compatible-with` media types it sends). The cluster's state and versioning are in
+:mod:`es_cluster`, mappings and queries in :mod:`es_fields`, faults in :mod:`es_faults`.
 
 Endpoints: `HEAD|GET /`, `GET /_cluster/health`, `PUT|GET|HEAD|DELETE /_index_template/<name>`,
 `PUT|HEAD|GET|DELETE /<index>`, `GET /<index>/_mapping`, `POST /_bulk` and `/<index>/_bulk`
