@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
+    "elasticsearch": "bugzilla_push.connectors.elasticsearch:ElasticsearchConnector",
 }
 
 
