@@ -44,11 +44,13 @@ class ScriptedConnector(Connector):
         script: Script | None = None,
         accept: Callable[[PushMessage], bool] | None = None,
         delay: float = 0.0,
+        before_send: Callable[[Sequence[PushMessage]], None] | None = None,
     ) -> None:
         super().__init__(name)
         self.script = script
         self.accept = accept
         self.delay = delay
+        self.before_send = before_send
         self.received: list[int] = []
         self.attempts: Counter[int] = Counter()
         self.calls = 0
@@ -64,6 +66,12 @@ class ScriptedConnector(Connector):
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
         self.calls += 1
         self.sending.set()
+        if self.before_send:
+            try:
+                self.before_send(batch)
+            except ConnectorFatal as exc:
+                self.received += [m.id for m in batch[: len(exc.outcomes)]]
+                raise
         if self.delay:
             time.sleep(self.delay)
         outcomes: list[Outcome] = []
@@ -91,3 +99,17 @@ def fail_at(push_id: int, result: Result, times: int = 1) -> Script:
 
 def raise_fatal(message: PushMessage, attempt: int) -> Outcome:
     raise ConnectorFatal("scripted: authentication failed for user 'bugzilla'")
+
+
+def fatal_after(count: int) -> Callable[[Sequence[PushMessage]], None]:
+    """A `before_send` hook: the destination answers `count` messages, then refuses everything."""
+    answered = [0]
+
+    def hook(batch: Sequence[PushMessage]) -> None:
+        room = count - answered[0]
+        if room < len(batch):
+            answered[0] = count
+            raise ConnectorFatal("scripted: access refused to exchange", outcomes=[OK] * max(room, 0))
+        answered[0] += len(batch)
+
+    return hook

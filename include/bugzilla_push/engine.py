@@ -124,6 +124,7 @@ class _Attempt:
     counts: Counts = Counts()
     stopped_at: PushRow | None = None
     stop_reason: str | None = None
+    fatal: ConnectorFatal | None = None  # set: the connector must stop; rows from stopped_at wait
 
 
 class Engine:
@@ -208,10 +209,10 @@ class Engine:
             raise
 
     def _stop(self, batch: Batch, name: str, after: int | None, report: DeliveryReport, error: str) -> None:
-        """After a connector-fatal error (nothing of that call was sent): keep everything, back off, say why.
+        """After a connector-fatal error: keep everything not accounted for, back off, say why.
 
         Backing off means an operator's fix is picked up on a later run without hammering a broken
-        destination every minute.
+        destination every minute. The first waiting message gets a TRANSIENT log row with the error.
         """
         report.state, report.error = "failed", error
         now = self.clock()
@@ -226,9 +227,10 @@ class Engine:
                 commit.hold = batch.ranges.after(resume)
                 commit.counts = Counts(held=len(commit.hold))
                 commit.progress = (batch.id, batch.ranges.last, PROGRESS_HELD)
-        first = head[0].id if head else (commit.hold.first if commit.hold else None)
-        if first is not None:
-            commit.failed = (first, error)
+                head = head or self.store.batch_rows(batch, resume, 1)
+        if head:
+            commit.failed = (head[0].id, error)
+            commit.logs = [LogEntry(head[0], Result.TRANSIENT, f"connector-fatal: {error}")]
         self._record(commit, report)
 
     def _drain_backlog(
@@ -252,6 +254,9 @@ class Engine:
                 backlog_done=attempt.done_ids,
                 counts=attempt.counts,
             )
+            if attempt.fatal is not None:
+                self._record(commit, report, from_backlog=True)  # what the destination answered first
+                raise attempt.fatal
             if attempt.stopped_at is not None:
                 commit.failed = (attempt.stopped_at.id, attempt.stop_reason or "transient failure")
                 commit.backoff = backoff = next_backoff(backoff, commit.now, self.config, self.rng)
@@ -269,6 +274,14 @@ class Engine:
         while rows := self.store.batch_rows(batch, after, self.config.chunk_size):
             attempt = self._attempt(connector, rows)
             commit = Commit(name, self.clock(), logs=attempt.logs, dead=attempt.dead, counts=attempt.counts)
+            if attempt.fatal is not None:
+                accounted = (
+                    [r.id for r in rows[: rows.index(attempt.stopped_at)]] if attempt.stopped_at else []
+                )
+                if accounted:  # what the destination answered before the error
+                    commit.progress = (batch.id, accounted[-1], PROGRESS_DELIVERING)
+                    self._record(commit, report)
+                raise attempt.fatal
             if attempt.stopped_at is not None:
                 failed = attempt.stopped_at
                 commit.hold = batch.ranges.after(failed.id - 1)
@@ -330,10 +343,17 @@ class Engine:
                 to_send.append((i, message))
             else:
                 outcomes[i] = Outcome(Result.IGNORED)
+        fatal = None
         if to_send:
-            for (i, _), outcome in zip(to_send, self._send(connector, [m for _, m in to_send]), strict=False):
+            try:
+                answers = self._send(connector, [m for _, m in to_send])
+            except ConnectorFatal as exc:
+                fatal, answers = exc, exc.outcomes
+            for (i, _), outcome in zip(to_send, answers, strict=False):
                 outcomes[i] = outcome
-        return self._classify(rows, outcomes)
+        attempt = self._classify(rows, outcomes, quiet_stop=fatal is not None)
+        attempt.fatal = fatal
+        return attempt
 
     def _send(self, connector: Connector, messages: list[Any]) -> list[Outcome]:
         try:
@@ -353,7 +373,10 @@ class Engine:
             outcomes = [*outcomes, Outcome(Result.UNKNOWN, "connector returned no outcome")]
         return outcomes
 
-    def _classify(self, rows: Sequence[PushRow], outcomes: list[Outcome | None]) -> _Attempt:
+    def _classify(
+        self, rows: Sequence[PushRow], outcomes: list[Outcome | None], quiet_stop: bool = False
+    ) -> _Attempt:
+        """Account for rows in order up to the first that must wait (logged unless `quiet_stop`)."""
         attempt = _Attempt()
         sent_n = ignored = dead = 0
         logs, done, dead_letters = attempt.logs, attempt.done_ids, attempt.dead
@@ -370,7 +393,8 @@ class Engine:
             else:
                 # TRANSIENT, UNKNOWN, BLOCKED or no answer: it and everything after it wait.
                 outcome = outcome or Outcome(Result.UNKNOWN, "connector returned no outcome")
-                logs.append(LogEntry(row, outcome.result, outcome.detail))
+                if not quiet_stop:
+                    logs.append(LogEntry(row, outcome.result, outcome.detail))
                 attempt.stopped_at, attempt.stop_reason = row, outcome.detail or outcome.result.name.lower()
                 break
             logs.append(LogEntry(row, result, outcome.detail))

@@ -283,3 +283,20 @@ def test_a_connector_fatal_error_keeps_everything_and_fails_loudly(store: Store,
     assert backlog_ids(store, "pulse") == ids
     assert "authentication failed" in store.status().connectors["pulse"].last_error
     assert store.backoff("pulse").attempts == 1
+
+
+def test_a_fatal_error_midway_keeps_what_the_destination_answered(store: Store, clock: FakeClock) -> None:
+    from bugzilla_push.connectors import ConnectorFatal
+    from tests.fakes import fatal_after
+
+    connector = ScriptedConnector("pulse", before_send=fatal_after(7))  # chunks of 5: fails inside the 2nd
+    engine = engine_for(store, clock)
+    ids = enqueue_samples(store, 12)
+    batch = engine.open_batch("run", ["pulse"])
+    with pytest.raises(ConnectorFatal, match="access refused"):
+        engine.deliver(batch, connector)
+    engine.finalize(batch)
+    assert connector.received == ids[:7]
+    assert backlog_ids(store, "pulse") == ids[7:]
+    assert log_rows(store, "pulse") == [(i, Result.OK) for i in ids[:7]] + [(ids[7], Result.TRANSIENT)]
+    assert "access refused" in store.status().connectors["pulse"].last_error

@@ -48,9 +48,16 @@ class ConnectorConfigError(ConnectorError):
 class ConnectorFatal(ConnectorError):
     """The connector cannot deliver anything until an operator fixes it (bad password, no exchange).
 
-    Raised from :meth:`Connector.send` *before* anything of the batch was sent: the engine keeps the
-    whole batch in the backlog, records the error and fails the task with this message.
+    Raised from :meth:`Connector.send`. The engine records `outcomes` — those of the batch's first
+    messages, which the destination did answer before the error — keeps everything after them in
+    the backlog, backs off, and fails the task with this message.
+
+    :param outcomes: outcomes of a prefix of the batch (default: nothing of it was sent)
     """
+
+    def __init__(self, message: str, outcomes: Sequence[Outcome] = ()) -> None:
+        super().__init__(message)
+        self.outcomes = list(outcomes)
 
 
 @dataclass(frozen=True)

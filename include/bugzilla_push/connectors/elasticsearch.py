@@ -417,22 +417,17 @@ class ElasticsearchConnector(Connector):
     ) -> list[Outcome]:
         """End a send at the first message of `group` that was sent.
 
-        A connector-fatal condition is raised only while nothing of the batch is acknowledged (the
-        contract of :class:`ConnectorFatal`); later in a batch, the message is TRANSIENT and the next
-        attempt, which starts with it, raises.
+        A connector-fatal condition raises :class:`ConnectorFatal` carrying the outcomes of the
+        messages acknowledged before it, which the engine records before it stops the connector.
         """
         for plan, _ in group:
             if isinstance(plan, Outcome):
                 outcomes.append(plan)
                 continue
             if verdict.kind == "fatal":
-                if not outcomes:
-                    raise ConnectorFatal(f"{self.name}: {verdict.detail}")
-                detail = f"{verdict.detail} (connector-fatal; raised on the next attempt)"
-            else:
-                detail = verdict.detail
+                raise ConnectorFatal(f"{self.name}: {verdict.detail}", outcomes=outcomes)
             self.stats["transient"] += 1
-            outcomes.append(Outcome(result, detail))
+            outcomes.append(Outcome(result, verdict.detail))
             return outcomes
         return outcomes
 

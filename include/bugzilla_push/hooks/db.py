@@ -67,9 +67,16 @@ class BugzillaDbHook(BaseHook):
 
             database = conn.schema or ""
             return Store(
-                pymysql.connect(host=conn.host or "127.0.0.1", port=conn.port or 3306, user=conn.login or "",
-                                password=conn.password or "", database=database, charset="utf8mb4",
-                                autocommit=True, **_mysql_ssl(conn.extra_dejson)),
+                pymysql.connect(
+                    host=conn.host or "127.0.0.1",
+                    port=conn.port or 3306,
+                    user=conn.login or "",
+                    password=conn.password or "",
+                    database=database,
+                    charset="utf8mb4",
+                    autocommit=True,
+                    **_mysql_ssl(conn.extra_dejson),
+                ),
                 MysqlDialect(database),
             )
         if kind == "sqlite":
