@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
+    "http": "bugzilla_push.connectors.webhook:WebhookConnector",
 }
 
 
