@@ -6,12 +6,18 @@ is exercised for real. Tests wait for requests on a condition variable, never by
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,23 @@ class WebhookReceiver:
     """An HTTP server on a free loopback port; each request is recorded, then answered by the script.
 
     :param script: `(request) -> Reply`; default 200 for everything
+    :param tls_dir: serve HTTPS with a certificate for 127.0.0.1 from a private CA written here
+        (`ca.pem` is the CA bundle a client needs)
     """
 
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(self, script: Script | None = None, tls_dir: Path | None = None) -> None:
         self.script: Script = script or always(200, '{"ok": true}')
         self._requests: list[Request] = []
         self._changed = threading.Condition()
         self._released = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
+        self.scheme = "http"
+        self.ca_bundle: Path | None = None
+        if tls_dir is not None:
+            self.ca_bundle, context = _private_ca_server_context(tls_dir)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True
         )
@@ -79,7 +93,7 @@ class WebhookReceiver:
         return self._server.server_address[1]
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> Self:
         self._thread.start()
@@ -157,3 +171,50 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _private_ca_server_context(directory: Path) -> tuple[Path, ssl.SSLContext]:
+    """Write a CA and a server certificate for 127.0.0.1 signed by it; return the CA file and a context."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            )
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("webhook-receiver test CA", ca_key, "webhook-receiver test CA", ca_key, ca=True)
+    server = certificate("127.0.0.1", server_key, "webhook-receiver test CA", ca_key, ca=False)
+    ca_file, cert_file, key_file = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return ca_file, context

@@ -28,6 +28,7 @@ from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.store import Batch
@@ -427,3 +428,21 @@ def test_connection_refused_is_transient(store: Store, clock: FakeClock) -> None
     assert reports["webhook_a"].state == "backing_off"
     assert "ConnectError" in reports["webhook_a"].error
     assert backlog_ids(store, "webhook_a") == sent
+
+
+def test_https_to_a_receiver_with_a_private_ca_needs_its_ca_bundle(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    sent = enqueue_samples(store, 6, seed=24)
+    with WebhookReceiver(tls_dir=tmp_path) as tls:
+        assert tls.url().startswith("https://127.0.0.1:")
+        engine = engine_for(store, clock)
+        untrusted = run(engine, webhook(tls.url()))["webhook_a"]
+        assert untrusted.state == "backing_off"
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+        assert tls.requests() == []
+
+        clock.advance(6)
+        run(engine, webhook(tls.url(), ca_bundle=str(tls.ca_bundle)))
+        assert ids(tls.accepted()) == sent
+        assert {r.headers["x-api-key"] for r in tls.accepted()} == {KEY}

@@ -250,6 +250,8 @@ class WebhookConnector(Connector):
 class Fatal(Outcome):
     """An answer after which no message will get through until an operator acts (never stored)."""
 
+    __slots__ = ()
+
 
 def classify(response: httpx.Response, excerpt: str) -> Outcome:
     """Map a receiver's answer to an outcome; a :class:`Fatal` one means every message would fail."""
