@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
     "elasticsearch": "bugzilla_push.connectors.elasticsearch:ElasticsearchConnector",
+    "http": "bugzilla_push.connectors.webhook:WebhookConnector",
 }
 
 
