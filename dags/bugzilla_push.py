@@ -25,14 +25,15 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, task
 
 BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
 
 
 @dag(
     dag_id="bugzilla_push",
-    schedule="* * * * *",
+    # Every minute; each run's data interval is the minute before it, which a backfill replays.
+    schedule=CronTriggerTimetable("* * * * *", timezone="UTC", interval=timedelta(minutes=1)),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -57,6 +58,35 @@ BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
             title="Batch size",
             description="How many pending messages this run takes from the push table.",
         ),
+        "replay_since": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Replay: pushed from",
+            description="Send archived messages again that Bugzilla pushed at or after this time (UTC), "
+            "to the connectors above (or all), in their original order. Live delivery goes on meanwhile.",
+        ),
+        "replay_until": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Replay: pushed before",
+            description="The end of the replay window (UTC), not included.",
+        ),
+        "replay_bug_ids": Param(
+            [],
+            type="array",
+            items={"type": "integer", "minimum": 1},
+            title="Replay: bug ids",
+            description="Replay only the archived messages about these bugs (with or without a window).",
+        ),
+        "replay_push_ids": Param(
+            [],
+            type="array",
+            items={"type": "integer", "minimum": 1},
+            title="Replay: push ids",
+            description="Replay exactly these archived messages.",
+        ),
     },
 )
 def bugzilla_push() -> None:
@@ -64,7 +94,9 @@ def bugzilla_push() -> None:
     def read_pending(**context: Any) -> list[dict[str, Any]]:
         from bugzilla_push import tasks
 
-        return tasks.read_pending(context["params"], context["run_id"], BUGZILLA_PUSH_DB_CONN_ID)
+        return tasks.read_pending(
+            context["params"], tasks.RunInfo.from_context(context), BUGZILLA_PUSH_DB_CONN_ID
+        )
 
     @task(map_index_template="{{ connector }}", execution_timeout=timedelta(minutes=25))
     def deliver(connector: str, batch: dict[str, Any]) -> dict[str, Any]:
@@ -79,8 +111,15 @@ def bugzilla_push() -> None:
         # A slice fetches every mapped result in one call (iterating probes one past the end).
         return tasks.finalize(plan, list(reports[:]) if reports is not None else [], BUGZILLA_PUSH_DB_CONN_ID)
 
+    @task(execution_timeout=timedelta(minutes=5))
+    def purge_old_rows() -> dict[str, Any]:
+        from bugzilla_push import tasks
+
+        return tasks.purge_old_rows(BUGZILLA_PUSH_DB_CONN_ID)
+
     plan = read_pending()
     finalize(plan, deliver.expand_kwargs(plan))
+    plan >> purge_old_rows()
 
 
 bugzilla_push()

@@ -73,6 +73,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--crit", type=int, default=750, help="critical at this many waiting messages (BMO: 750)")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("pause", help="pause a connector: its messages wait in its backlog until resumed")
+    p.add_argument("connector")
+    p.add_argument(
+        "--reason", required=True, help="why, for the other operators (shown in status and the console)"
+    )
+    p.set_defaults(func=cmd_pause)
+
+    p = sub.add_parser("resume", help="resume a paused connector and clear its backoff")
+    p.add_argument("connector")
+    p.set_defaults(func=cmd_resume)
+
     p = sub.add_parser("samples", help="print sample messages as JSON lines (for enqueue)")
     p.add_argument(
         "--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)"
@@ -130,6 +141,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     code, text = check_status(status, args.connector, args.warn, args.crit)
     print(f"{NAGIOS[code]} - {text}")
     return code
+
+
+def operator() -> str:
+    """Who is acting, for the audit trail: the local user of this command line."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    with connect(args) as store:
+        store.set_paused(args.connector, True, operator(), utcnow(), reason=args.reason)
+    print(f"{args.connector} is paused: its messages wait in its backlog until `bugzilla-push resume`")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    with connect(args) as store:
+        state = store.connector_state(args.connector)
+        store.set_paused(args.connector, False, operator(), utcnow())
+    was = f" (paused by {state.changed_by}: {state.reason})" if state and state.paused else ""
+    print(f"{args.connector} is resumed and its backoff cleared{was}")
+    return 0
 
 
 def cmd_samples(args: argparse.Namespace) -> int:

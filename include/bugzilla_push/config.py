@@ -24,6 +24,14 @@ class DeliveryConfig:
     :param backoff_cap: longest delay between attempts (900 s = 15 minutes, BMO's).
     :param backoff_jitter: fraction of a delay taken off at random (0.2), so connectors that failed
         together do not retry in lock-step.
+    :param archive_days: how long delivered messages stay in `push_archive` for replay (30); 0 turns
+        the archive off, which saves writing every payload twice.
+    :param log_days: how long `push_log`, statistics and run records are kept (None: BMO's
+        `log_purge` option in `push_options`, else 7 days, BMO's default).
+    :param replay_batch: archived messages a replay sends per connector per run (10,000), so a
+        long replay proceeds run by run and never holds up live delivery for long.
+    :param purge_seconds: time a run may spend purging old rows (30), in batches of `purge_batch`
+        (5,000) rows, each its own short transaction.
     """
 
     batch_size: int = 10_000
@@ -33,6 +41,11 @@ class DeliveryConfig:
     backoff_base: float = 5.0
     backoff_cap: float = 900.0
     backoff_jitter: float = 0.2
+    archive_days: int = 30
+    log_days: int | None = None
+    replay_batch: int = 10_000
+    purge_seconds: float = 30.0
+    purge_batch: int = 5_000
 
     def validate(self) -> DeliveryConfig:
         """Return self, or raise :class:`ConfigError` naming the first bad setting."""
@@ -44,6 +57,11 @@ class DeliveryConfig:
             "backoff_base": self.backoff_base > 1,
             "backoff_cap": self.backoff_cap >= self.backoff_base,
             "backoff_jitter": 0 <= self.backoff_jitter < 1,
+            "archive_days": 0 <= self.archive_days <= 3650,
+            "log_days": self.log_days is None or 1 <= self.log_days <= 3650,
+            "replay_batch": 1 <= self.replay_batch <= 1_000_000,
+            "purge_seconds": self.purge_seconds >= 0,
+            "purge_batch": 1 <= self.purge_batch <= 100_000,
         }
         for name, ok in checks.items():
             if not ok:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.backoff import Backoff, next_backoff
 from bugzilla_push.config import DeliveryConfig
-from bugzilla_push.connectors.base import ConnectorFatal, Outcome, redact
+from bugzilla_push.connectors.base import ConnectorFatal, ConnectorPaused, Outcome, redact
 from bugzilla_push.model import InvalidMessage, Result, parse_message
 from bugzilla_push.store.records import (
     PROGRESS_DELIVERING,
@@ -31,6 +31,7 @@ from bugzilla_push.store.records import (
     Counts,
     LogEntry,
 )
+from bugzilla_push.store.replays import Replays
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from bugzilla_push.store import Batch, Store
 
 log = logging.getLogger(__name__)
+
+SELF = "bugzilla-push"  # the actor recorded when a connector pauses itself
 
 # Outcomes after which nothing more is sent: the message and all after it wait in the backlog.
 RETRY_LATER = frozenset({Result.TRANSIENT, Result.UNKNOWN, Result.BLOCKED})
@@ -60,11 +63,13 @@ class DeliveryReport:
 
     connector: str
     batch_id: int
-    state: str = "done"  # done | backing_off | blocked | already_done | batch_closed | failed
+    state: str = "done"  # done | backing_off | blocked | paused | already_done | batch_closed | failed
     sent: int = 0
     ignored: int = 0
     dead: int = 0
     held: int = 0
+    transient: int = 0
+    replayed: int = 0
     backlog_sent: int = 0
     backlog_left: int = 0
     first_id: int | None = None
@@ -91,6 +96,8 @@ class DeliveryReport:
             f"ignored {self.ignored:,}, dead-lettered {self.dead:,}, held in backlog {self.held:,} "
             f"(backlog now {self.backlog_left:,}); {ids}; {self.seconds:.2f} s, {rate:,.0f} msg/s"
         )
+        if self.replayed:
+            text += f"; replayed {self.replayed:,} archived"
         if self.next_attempt_ts:
             text += f"; next attempt after {self.next_attempt_ts}"
         if self.error:
@@ -180,8 +187,24 @@ class Engine:
                 self._deliver_locked(batch, connector, report)
         finally:
             report.seconds = time.monotonic() - started
+            self._sample(report)
         report.backlog_left = self.store.backlog_depth(name)
         return report
+
+    def _sample(self, report: DeliveryReport) -> None:
+        """Record what this delivery did, for the console's charts (a failure here fails nothing)."""
+        try:
+            counts = Counts(report.sent, report.ignored, report.dead, report.held)
+            self.store.record_stats(
+                self.clock(),
+                report.connector,
+                report.state,
+                counts,
+                report.transient,
+                int(report.seconds * 1000),
+            )
+        except Exception as exc:  # noqa: BLE001 - the delivery itself is committed either way
+            log.warning("%s: could not record statistics: %s", report.connector, exc)
 
     def _deliver_locked(self, batch: Batch, connector: Connector, report: DeliveryReport) -> None:
         name = connector.name
@@ -195,17 +218,27 @@ class Engine:
                 report.state = "already_done"
                 return
             after = progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
+        state = self.store.connector_state(name)
+        if state is not None and state.paused:
+            report.state, report.error = "paused", state.reason
+            if after is not None:
+                self._hold(batch, name, after, report)
+            return
         backoff = self.store.backoff(name)
+        connector.observe_backoff(backoff.attempts)
         try:
             blocked, backoff = self._drain_backlog(connector, backoff, report)
-            if after is None:
-                return
-            if blocked:
+            if after is not None and blocked:
                 self._hold(batch, name, after, report)
-                return
-            self._send_batch(batch, connector, after, backoff, report)
+            elif after is not None:
+                self._send_batch(batch, connector, after, backoff, report)
+            if not blocked and report.state != "backing_off":
+                self._replay(connector, report)  # live messages first; replays in slices after them
         except ConnectorFatal as exc:
             self._stop(batch, name, after, report, redact(str(exc)))
+            if isinstance(exc, ConnectorPaused):
+                self.store.set_paused(name, True, SELF, self.clock(), reason=report.error)
+                report.state = "paused"
             raise
 
     def _stop(self, batch: Batch, name: str, after: int | None, report: DeliveryReport, error: str) -> None:
@@ -232,6 +265,45 @@ class Engine:
             commit.failed = (head[0].id, error)
             commit.logs = [LogEntry(head[0], Result.TRANSIENT, f"connector-fatal: {error}")]
         self._record(commit, report)
+
+    def _replay(self, connector: Connector, report: DeliveryReport) -> None:
+        """Send a slice of the connector's replays: archived messages, in their original order.
+
+        A replayed message that fails is only logged (it was delivered or dead-lettered the first
+        time); a transient failure ends this run's slice where it happened.
+        """
+        replays, budget = Replays(self.store), self.config.replay_batch
+        for job in replays.active(connector.name):
+            after = job.through_id or 0
+            while budget > 0:
+                rows = replays.rows(job.selector, after, min(self.config.chunk_size, budget))
+                if not rows:
+                    replays.record(
+                        job, self.clock(), job.through_id if after == 0 else after, 0, [], done=True
+                    )
+                    break
+                budget -= len(rows)
+                wanted = [r for r in rows if _about_bugs(r, job.selector.bug_ids)]
+                attempt = self._attempt(connector, wanted) if wanted else _Attempt()
+                stop = attempt.stopped_at
+                through = rows[-1].id if stop is None else _before(rows, stop, after)
+                replays.record(
+                    job,
+                    self.clock(),
+                    through,
+                    attempt.counts.sent,
+                    attempt.logs,
+                    done=False,
+                    error=attempt.stop_reason if stop is not None else None,
+                )
+                report.replayed += attempt.counts.sent
+                if attempt.fatal is not None:
+                    raise attempt.fatal
+                if stop is not None:
+                    return
+                after = through
+            if budget <= 0:
+                return
 
     def _drain_backlog(
         self, connector: Connector, backoff: Backoff, report: DeliveryReport
@@ -325,6 +397,7 @@ class Engine:
         report.add(commit.counts, from_backlog)
         if blocked_by is not None:
             report.state = "backing_off"
+            report.transient += 1
             report.error = commit.failed[1] if commit.failed else None
             ts = blocked_by.next_attempt_ts
             report.next_attempt_ts = ts.isoformat() if ts else None
@@ -408,6 +481,7 @@ class Engine:
         """Account for every connector, then delete the batch's rows from `push`."""
         report = FinalizeReport(batch.id)
         if batch.is_empty:
+            self.store.record_queue_stats(self.clock())
             return report
         if not self.store.batch_is_open(batch.id):
             report.already_closed = True
@@ -441,6 +515,24 @@ class Engine:
                 report.held[name] = len(hold)
                 if hold:
                     log.warning("%s: %s; %s rows kept in its backlog", name, reason, f"{len(hold):,}")
-        report.deleted = self.store.close_batch(batch, self.clock())
-        log.info("batch %d closed: %s rows deleted from push", batch.id, f"{report.deleted:,}")
+        report.deleted = self.store.close_batch(batch, self.clock(), archive=self.config.archive_days > 0)
+        self.store.record_queue_stats(self.clock())
+        log.info("batch %d closed: %s rows delivered and removed from push", batch.id, f"{report.deleted:,}")
         return report
+
+
+def _before(rows: Sequence[PushRow], stop: PushRow, start: int) -> int:
+    """Return the id of the row just before `stop` in `rows`, or `start` if `stop` is the first."""
+    index = rows.index(stop)
+    return rows[index - 1].id if index else start
+
+
+def _about_bugs(row: PushRow, bug_ids: Sequence[int]) -> bool:
+    """Whether a replay candidate is about one of the bugs (no bug ids: every candidate is)."""
+    if not bug_ids:
+        return True
+    try:
+        bug = parse_message(row, 1 << 40).bug
+    except InvalidMessage:
+        return False
+    return bool(bug) and bug.get("id") in bug_ids

@@ -25,24 +25,35 @@ def test_contract(dagbag) -> None:  # noqa: ANN001
     dag = dagbag.get_dag("bugzilla_push")
     assert dag.max_active_runs == 1
     assert dag.catchup is False
-    assert dag.schedule == "* * * * *"
     assert dag.timetable.expression == "* * * * *"
+    assert dag.timetable.interval == timedelta(minutes=1)  # a run's data interval: the minute before it
     assert {"bugzilla", "push"} <= set(dag.tags)
     assert dag.doc_md
     assert "bugzilla_push" in dag.doc_md
     assert dag.owner == "bugzilla"
-    assert {"connectors", "batch_size"} <= set(dag.params)
+    assert {
+        "connectors",
+        "batch_size",
+        "replay_since",
+        "replay_until",
+        "replay_bug_ids",
+        "replay_push_ids",
+    } <= set(dag.params)
+    for name, param in dag.params.items():
+        assert param.description, f"param {name} explains itself on the trigger form"
 
 
 def test_every_task_retries_and_finalize_always_runs(dagbag) -> None:  # noqa: ANN001
     dag = dagbag.get_dag("bugzilla_push")
-    assert {t.task_id for t in dag.tasks} == {"read_pending", "deliver", "finalize"}
+    assert {t.task_id for t in dag.tasks} == {"read_pending", "deliver", "finalize", "purge_old_rows"}
     for task in dag.tasks:
         assert task.retries >= 2, task.task_id
         assert task.retry_delay <= timedelta(minutes=1)
     assert dag.get_task("finalize").trigger_rule == "all_done"
     assert dag.get_task("deliver").map_index_template == "{{ connector }}"
     assert dag.get_task("finalize").upstream_task_ids == {"read_pending", "deliver"}
+    # Purging runs beside delivery, so finalize stays a leaf and its failure fails the run.
+    assert dag.get_task("purge_old_rows").upstream_task_ids == {"read_pending"}
 
 
 def test_parsing_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:

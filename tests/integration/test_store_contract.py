@@ -13,7 +13,7 @@ from bugzilla_push.model import PushRow, Result
 from bugzilla_push.ranges import IdRanges
 from bugzilla_push.store import Commit, NewMessage, Store, open_store
 from bugzilla_push.store.records import LogEntry
-from bugzilla_push.store.schema import BMO_TABLES, OWN_TABLES
+from bugzilla_push.store.schema import BMO_TABLES, MIGRATIONS, OWN_TABLES
 from tests.support import backlog_ids, enqueue_samples, store_now
 
 if TYPE_CHECKING:
@@ -69,7 +69,29 @@ def test_schema_has_bmos_tables_and_columns_and_is_idempotent(store: Store) -> N
         assert columns(store, table) == expected
     assert store.dialect.existing_tables(store.conn, [*BMO_TABLES, *OWN_TABLES]) == {*BMO_TABLES, *OWN_TABLES}
     assert store.create_schema() == []
-    assert store.schema_version() == 1
+    assert store.schema_version() == MIGRATIONS[-1][0]
+
+
+def test_schema_upgrades_an_older_version_in_place(store: Store) -> None:
+    ids = enqueue_samples(store, 3)
+    added_in_2 = [
+        "push_connector_state",
+        "push_audit",
+        "push_stats",
+        "push_archive",
+        "push_replay",
+        "push_replay_connector",
+    ]
+    with store.transaction() as cur:  # as a deployment of schema version 1 left it
+        for table in added_in_2:
+            store.execute(cur, f"DROP TABLE {table}")
+        store.execute(cur, "UPDATE push_meta SET value = '1' WHERE name = 'schema_version'")
+    applied = store.create_schema()
+    assert applied
+    assert all("push_run " not in sql for sql in applied)  # version 1 is not applied again
+    assert store.schema_version() == 2
+    assert store.dialect.existing_tables(store.conn, added_in_2) == set(added_in_2)
+    assert [r[0] for r in store.query("SELECT id FROM push ORDER BY id")] == ids  # nothing lost
 
 
 def test_an_empty_queue_opens_no_run_record(store: Store) -> None:

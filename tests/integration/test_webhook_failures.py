@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bugzilla_push.backoff import Backoff
-from bugzilla_push.connectors import ConnectorFatal
+from bugzilla_push.connectors import ConnectorFatal, ConnectorPaused
 from bugzilla_push.engine import DeliveryReport
 from bugzilla_push.model import Result
-from bugzilla_push.store import Commit, Store, open_store
+from bugzilla_push.store import Store, open_store
 from tests.doubles.webhook_receiver import Reply, Request, WebhookReceiver, always
 from tests.fakes import FakeClock
 from tests.integration.webhook_support import KEY, engine_for, ids, run, webhook
@@ -127,7 +126,7 @@ def test_410_gone_is_connector_fatal_and_keeps_every_message(
     assert "remove or fix the webhook" in store.status(["webhook_a"]).connectors["webhook_a"].last_error
 
 
-def test_the_webhook_pauses_itself_after_n_failures_and_stays_paused_until_reset(
+def test_the_webhook_pauses_itself_after_n_failures_and_stays_paused_until_resumed(
     store: Store, receiver: WebhookReceiver, clock: FakeClock
 ) -> None:
     sent = enqueue_samples(store, 12, seed=19)
@@ -146,26 +145,35 @@ def test_the_webhook_pauses_itself_after_n_failures_and_stays_paused_until_reset
         assert report.state == "backing_off"
         assert len(receiver.requests()) == attempt
     paused = next_run()
-    assert isinstance(paused, ConnectorFatal)
+    assert isinstance(paused, ConnectorPaused)
     assert str(paused).startswith(
         "webhook paused after 3 consecutive failed deliveries (pause_after_failures=3)"
     )
     assert len(receiver.requests()) == 3  # the fourth run sent nothing
     assert backlog_ids(store, "webhook_a") == sent
+    state = store.connector_state("webhook_a")
+    assert state.paused
+    assert state.changed_by == "bugzilla-push"
+    assert state.reason.startswith("webhook paused after 3")
     status = store.status(["webhook_a"]).connectors["webhook_a"]
     assert status.last_error.startswith("webhook paused after 3")
     assert status.backlog == len(sent)
 
     receiver.script = always(200)
-    assert isinstance(next_run(), ConnectorFatal)  # a paused webhook does not probe by itself
+    later = next_run()  # a paused webhook does not probe by itself: its messages wait
+    assert isinstance(later, DeliveryReport)
+    assert later.state == "paused"
     assert len(receiver.requests()) == 3
 
-    store.record(Commit("webhook_a", clock.now, backoff=Backoff()))  # an operator resets its backoff
+    store.set_paused("webhook_a", False, "admin", clock.now)  # an operator resumes it
+    assert store.backoff("webhook_a").attempts == 0
     report = next_run()
     assert isinstance(report, DeliveryReport)
     assert report.state == "done"
     assert ids(receiver.accepted()) == sent
     assert backlog_ids(store, "webhook_a") == []
+    actions = store.query("SELECT actor, action FROM push_audit ORDER BY id")
+    assert actions == [("bugzilla-push", "pause"), ("admin", "resume")]
 
 
 def test_a_run_of_rejected_messages_holds_the_rest_back_instead_of_dead_lettering_all(

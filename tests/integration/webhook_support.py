@@ -13,30 +13,16 @@ from bugzilla_push.engine import DeliveryReport, Engine
 
 if TYPE_CHECKING:
     from bugzilla_push.connectors.base import Connector
-    from bugzilla_push.store import Batch, Store
+    from bugzilla_push.store import Store
     from tests.doubles.webhook_receiver import Request
     from tests.fakes import FakeClock
 
 KEY = "wh-" + secrets.token_hex(12)  # the API key; a fresh one per session, so a leak cannot hide
 
 
-class EngineWithBackoffHook(Engine):
-    """The engine plus the one hook the webhook's self-pause needs (test-only until the engine has it).
-
-    Once per delivery, before anything is sent, a connector that defines `observe_backoff` gets the
-    connector's `push_backoff.attempts`: its consecutive transient failures so far.
-    """
-
-    def deliver(self, batch: Batch, connector: Connector) -> DeliveryReport:
-        observe = getattr(connector, "observe_backoff", None)
-        if observe is not None:
-            observe(self.store.backoff(connector.name).attempts)
-        return super().deliver(batch, connector)
-
-
 def engine_for(store: Store, clock: FakeClock, **settings: Any) -> Engine:
     config = DeliveryConfig(**{"chunk_size": 25, "backoff_jitter": 0.0, **settings})
-    return EngineWithBackoffHook(store, config, clock=clock, rng=random.Random(0))
+    return Engine(store, config, clock=clock, rng=random.Random(0))
 
 
 def webhook(url: str, name: str = "webhook_a", **extra: Any) -> Connector:

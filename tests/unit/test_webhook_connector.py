@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bugzilla_push.connectors.base import ConnectorFatal, Outcome
+from bugzilla_push.connectors.base import ConnectorFatal, ConnectorPaused, Outcome
 from bugzilla_push.connectors.webhook import WebhookConnector, classify
 from bugzilla_push.connectors.webhook_config import WebhookOptions
 from bugzilla_push.model import PushMessage, Result
@@ -131,14 +131,13 @@ def test_answers_no_message_can_get_past_are_connector_fatal(status: int, words:
     assert recorder.ids == [1]  # nothing more was sent
 
 
-def test_a_fatal_answer_after_deliveries_is_transient_so_nothing_delivered_is_sent_again() -> None:
+def test_a_fatal_answer_after_deliveries_raises_with_what_was_delivered() -> None:
     recorder = Recorder({3: 410})
     webhook = connector(recorder)
-    outcomes = webhook.send(batch(1, 2, 3, 4))
-    assert results(outcomes) == [Result.OK, Result.OK, Result.TRANSIENT]
-    assert "gone" in outcomes[2].detail
-    with pytest.raises(ConnectorFatal, match="gone"):
-        webhook.send(batch(3, 4))  # the next call meets it first
+    with pytest.raises(ConnectorFatal, match="gone") as fatal:
+        webhook.send(batch(1, 2, 3, 4))
+    assert results(fatal.value.outcomes) == [Result.OK, Result.OK]  # the engine records these two
+    assert recorder.ids == [1, 2, 3]  # nothing after the refusal was tried
 
 
 def test_sending_stops_at_the_first_transient_failure() -> None:
@@ -236,7 +235,8 @@ def test_the_engines_count_of_failures_pauses_the_webhook_before_anything_is_sen
     ) as caught:
         webhook.send(batch(1, 2))
     assert "pause_after_failures=3" in str(caught.value)
-    assert "reset this connector's backoff" in str(caught.value)
+    assert isinstance(caught.value, ConnectorPaused)
+    assert "bugzilla-push resume webhook_triage" in str(caught.value)
     assert recorder.requests == []
 
 

@@ -7,6 +7,7 @@ from bugzilla_push.connectors.base import (
     Connector,
     ConnectorConfigError,
     ConnectorFatal,
+    ConnectorPaused,
     Outcome,
 )
 from bugzilla_push.connectors.registry import build_connector, connector_class
@@ -16,6 +17,7 @@ __all__ = [
     "Connector",
     "ConnectorConfigError",
     "ConnectorFatal",
+    "ConnectorPaused",
     "Outcome",
     "build_connector",
     "connector_class",

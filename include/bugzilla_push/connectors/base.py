@@ -60,6 +60,15 @@ class ConnectorFatal(ConnectorError):
         self.outcomes = list(outcomes)
 
 
+class ConnectorPaused(ConnectorFatal):
+    """The connector stops itself (for example a webhook after N failures in a row).
+
+    Besides what :class:`ConnectorFatal` does, the engine pauses the connector with this message as
+    the reason: later runs keep its messages in its backlog without trying it, until an operator
+    resumes it.
+    """
+
+
 @dataclass(frozen=True)
 class ConnectionInfo:
     """The fields of an Airflow connection, without Airflow (core modules do not import it).
@@ -130,6 +139,9 @@ class Connector(ABC):
             raise ConnectorConfigError(
                 f"connection {info.conn_id!r} (type {info.conn_type}) has invalid extra options: {problems}"
             ) from None
+
+    def observe_backoff(self, attempts: int) -> None:  # noqa: B027 - most connectors need not know
+        """Take the connector's consecutive transient failures so far; called once before sending."""
 
     def should_send(self, message: PushMessage) -> bool:
         """Return False to log the message as IGNORED instead of sending it (cheap, no I/O)."""

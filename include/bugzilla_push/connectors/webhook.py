@@ -28,6 +28,7 @@ from bugzilla_push.connectors.base import (
     Connector,
     ConnectorConfigError,
     ConnectorFatal,
+    ConnectorPaused,
     Outcome,
     redact,
 )
@@ -150,22 +151,21 @@ class WebhookConnector(Connector):
         the run of failures. Once `pause_after_failures` have failed in a row, counting from the
         engine's consecutive transient failures (:meth:`observe_backoff`):
 
-        - at the start of a call the webhook is paused: :class:`ConnectorFatal` is raised before
-          anything is sent, so the engine keeps every message in its backlog and records the
-          reason, on every run, until an operator resets the connector's backoff;
+        - at the start of a call the webhook pauses itself: :class:`ConnectorPaused` is raised
+          before anything is sent; the engine keeps every message in its backlog and pauses the
+          connector with the reason, until an operator resumes it (which also resets the backoff);
         - in the middle of a call (a run of rejected messages) the rest is held back: the next
           message is reported TRANSIENT, unsent, and the engine backs off, which counts one more.
 
-        A connector-fatal answer (credentials rejected, gone, redirected) raises only for the first
-        message of a call, when nothing has been delivered; later in a call it is reported TRANSIENT,
-        so what was delivered is not sent again, and the next call meets it first.
+        A connector-fatal answer (credentials rejected, gone, redirected) raises
+        :class:`ConnectorFatal` with the outcomes of the messages delivered before it in the call.
         """
         outcomes: list[Outcome] = []
         limit = self.options.pause_after_failures
         for message in batch:
             if limit and self.failures >= limit:
                 if not outcomes:
-                    raise ConnectorFatal(self._pause_reason())
+                    raise ConnectorPaused(self._pause_reason())
                 outcomes.append(
                     Outcome(
                         Result.TRANSIENT,
@@ -181,10 +181,7 @@ class WebhookConnector(Connector):
                 self.failures += 1
                 self.last_error = answer.detail
             if isinstance(answer, Fatal):
-                if not outcomes:
-                    raise ConnectorFatal(answer.detail)
-                outcomes.append(Outcome(Result.TRANSIENT, answer.detail))
-                break
+                raise ConnectorFatal(answer.detail, outcomes=outcomes)  # what was delivered counts
             outcomes.append(answer)
             if answer.result is Result.TRANSIENT:
                 break
@@ -243,7 +240,7 @@ class WebhookConnector(Connector):
         return (
             f"webhook paused after {self.failures} consecutive failed deliveries "
             f"(pause_after_failures={self.options.pause_after_failures}){last}; fix the receiver, then "
-            "reset this connector's backoff to resume"
+            f"resume it (`bugzilla-push resume {self.name}` or the push console)"
         )
 
 

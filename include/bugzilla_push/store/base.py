@@ -17,10 +17,10 @@ from bugzilla_push.backoff import Backoff
 from bugzilla_push.model import PushRow
 from bugzilla_push.ranges import IdRanges
 from bugzilla_push.store.records import (
-    EMPTY_BATCH_ID,
     PROGRESS_PENDING,
     Batch,
     Commit,
+    ConnectorState,
     ConnectorStatus,
     Counts,
     NewMessage,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 MAX_RANGES_PER_STATEMENT = 200  # keeps range predicates (and their parameters) small
 ROW_COLUMNS = "id, push_ts, payload, change_set, routing_key"
 BACKLOG_COLUMNS = "message_id, push_ts, payload, change_set, routing_key, connector, attempts"
+ARCHIVE_COLUMNS = "message_id, push_ts, payload, change_set, routing_key, archived_ts"
 LOG_COLUMNS = (
     "message_id",
     "change_set",
@@ -118,6 +119,17 @@ class Dialect(ABC):
         sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
         conflict = self.upsert_conflict.format(keys=", ".join(keys), sets=sets)
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) {conflict}"
+
+    def insert_returning_id(self, cur: Any, sql: str, params: dict[str, Any]) -> int:
+        """Run an INSERT of one row and return its new id."""
+        return cur.execute(self.sql(sql + " RETURNING id"), params).fetchone()[0]
+
+    def delete_some(self, table: str, id_column: str, where: str, limit: int) -> str:
+        """Delete at most `limit` rows matching `where`, lowest ids first (one bounded statement)."""
+        return (
+            f"DELETE FROM {table} WHERE {id_column} IN "
+            f"(SELECT {id_column} FROM {table} WHERE {where} ORDER BY {id_column} LIMIT {int(limit)})"
+        )
 
     def bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         """Insert many rows in as few round trips as the driver allows."""
@@ -320,7 +332,7 @@ class Store:
                 ).fetchall()
             ]
             if not ids:  # nothing pending: no run record, connectors only work their backlogs
-                return Batch(EMPTY_BATCH_ID, IdRanges(), tuple(connectors), tuple(selected), owner, now)
+                return Batch.empty(connectors, selected, owner, now)
             ranges = IdRanges.from_ids(ids)
             self.execute(
                 cur,
@@ -383,12 +395,22 @@ class Store:
     def _row(self, r: Sequence[Any], attempts: int = 0) -> PushRow:
         return PushRow(r[0], self.dialect.from_db(r[1]), r[2], r[3], r[4], attempts)
 
-    def close_batch(self, batch: Batch, now: datetime) -> int:
-        """Delete the batch's rows from `push` and close it; return the rows deleted."""
+    def close_batch(self, batch: Batch, now: datetime, archive: bool = True) -> int:
+        """Archive the batch's rows (for replay), delete them from `push` and close the batch.
+
+        Returns the number of rows deleted.
+        """
         deleted = 0
         with self.transaction() as cur:
             for part in batch.ranges.chunks(MAX_RANGES_PER_STATEMENT):
                 predicate, params = range_predicate(part)
+                if archive:
+                    select = f"SELECT {ROW_COLUMNS}, %(now)s FROM push WHERE {predicate}"
+                    self.execute(
+                        cur,
+                        self.dialect.insert_ignore("push_archive", ARCHIVE_COLUMNS, select),
+                        {**params, "now": self.dialect.to_db(now)},
+                    )
                 deleted += self.execute(cur, f"DELETE FROM push WHERE {predicate}", params).rowcount
             self.execute(
                 cur,
@@ -409,6 +431,10 @@ class Store:
             {"c": connector, "n": limit},
         )
         return [self._row(r, attempts=r[5]) for r in rows]
+
+    def backlog_oldest(self, connector: str) -> datetime | None:
+        rows = self.query("SELECT MIN(push_ts) FROM push_backlog WHERE connector = %(c)s", {"c": connector})
+        return self.dialect.from_db(rows[0][0]) if rows else None
 
     def backlog_depth(self, connector: str) -> int:
         return self.query("SELECT COUNT(*) FROM push_backlog WHERE connector = %(c)s", {"c": connector})[0][0]
@@ -515,6 +541,108 @@ class Store:
                 "connector": connector,
                 "next_attempt_ts": self.dialect.to_db(backoff.next_attempt_ts),
                 "attempts": backoff.attempts,
+            },
+        )
+
+    # -- statistics, for the console's charts and the metrics --------------------------------
+
+    STATS_INSERT = (
+        "INSERT INTO push_stats (sampled_ts, connector, state, sent, ignored, dead, held, transient, "
+        "depth, oldest_ts, millis) "
+    )
+
+    def record_stats(
+        self, now: datetime, connector: str, state: str, counts: Counts, transient: int, millis: int
+    ) -> None:
+        """Sample a connector after a delivery: what it did, and its backlog depth and oldest message."""
+        self.execute_one(
+            self.STATS_INSERT
+            + "SELECT %(now)s, %(c)s, %(state)s, %(sent)s, %(ignored)s, %(dead)s, %(held)s, "
+            "%(transient)s, COUNT(*), MIN(push_ts), %(millis)s FROM push_backlog WHERE connector = %(c)s",
+            {
+                "now": self.dialect.to_db(now),
+                "c": connector,
+                "state": state[:16],
+                "sent": counts.sent,
+                "ignored": counts.ignored,
+                "dead": counts.dead,
+                "held": counts.held,
+                "transient": transient,
+                "millis": millis,
+            },
+        )
+
+    def record_queue_stats(self, now: datetime, millis: int = 0) -> None:
+        """Sample the pending queue (connector '*')."""
+        self.execute_one(
+            self.STATS_INSERT
+            + "SELECT %(now)s, '*', 'queue', 0, 0, 0, 0, 0, COUNT(*), MIN(push_ts), %(millis)s FROM push",
+            {"now": self.dialect.to_db(now), "millis": millis},
+        )
+
+    def execute_one(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        """Run one write statement in its own transaction; return the rows it touched."""
+        with self.transaction() as cur:
+            return self.execute(cur, sql, params).rowcount
+
+    # -- operator state ---------------------------------------------------------------------
+
+    def connector_state(self, connector: str) -> ConnectorState | None:
+        rows = self.query(
+            "SELECT paused, reason, changed_by, changed_ts FROM push_connector_state WHERE connector = %(c)s",
+            {"c": connector},
+        )
+        if not rows:
+            return None
+        paused, reason, by, ts = rows[0]
+        return ConnectorState(connector, bool(paused), reason, by, self.dialect.from_db(ts))
+
+    def set_paused(
+        self, connector: str, paused: bool, actor: str, now: datetime, reason: str | None = None
+    ) -> None:
+        """Pause or resume a connector, and record who did it; resuming also clears its backoff."""
+        with self.transaction() as cur:
+            self.execute(
+                cur,
+                self.dialect.upsert(
+                    "push_connector_state",
+                    ("connector", "paused", "reason", "changed_by", "changed_ts"),
+                    ("connector",),
+                ),
+                {
+                    "connector": connector,
+                    "paused": int(paused),
+                    "reason": reason,
+                    "changed_by": actor,
+                    "changed_ts": self.dialect.to_db(now),
+                },
+            )
+            if not paused:
+                self.execute(cur, "DELETE FROM push_backoff WHERE connector = %(c)s", {"c": connector})
+            self.audit(cur, now, actor, "pause" if paused else "resume", connector, detail=reason)
+
+    def audit(
+        self,
+        cur: Any,
+        now: datetime,
+        actor: str,
+        action: str,
+        connector: str | None = None,
+        message_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Record an operator action inside the caller's transaction."""
+        self.execute(
+            cur,
+            "INSERT INTO push_audit (action_ts, actor, action, connector, message_id, detail) "
+            "VALUES (%(ts)s, %(actor)s, %(action)s, %(c)s, %(m)s, %(detail)s)",
+            {
+                "ts": self.dialect.to_db(now),
+                "actor": actor[:250],
+                "action": action,
+                "c": connector,
+                "m": message_id,
+                "detail": detail,
             },
         )
 

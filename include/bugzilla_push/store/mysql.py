@@ -96,7 +96,17 @@ class MysqlDialect(Dialect):
 
     def insert_ignore(self, table: str, columns: str, source: str) -> str:
         # Not INSERT IGNORE: that would also turn real errors (a NULL in a NOT NULL column) into warnings.
-        return f"INSERT INTO {table} ({columns}) {source} ON DUPLICATE KEY UPDATE {table}.id = {table}.id"
+        first = columns.split(",", 1)[0].strip()
+        keep = f"{table}.{first} = {table}.{first}"
+        return f"INSERT INTO {table} ({columns}) {source} ON DUPLICATE KEY UPDATE {keep}"
+
+    def insert_returning_id(self, cur: Any, sql: str, params: dict[str, Any]) -> int:
+        cur.execute(sql, params)  # MySQL has no RETURNING on INSERT
+        return cur.lastrowid
+
+    def delete_some(self, table: str, id_column: str, where: str, limit: int) -> str:
+        # MySQL has no LIMIT in an IN (subquery), but a single-table DELETE takes ORDER BY and LIMIT.
+        return f"DELETE FROM {table} WHERE {where} ORDER BY {id_column} LIMIT {int(limit)}"
 
     def upsert(self, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
         values = ", ".join(f"%({c})s" for c in columns)

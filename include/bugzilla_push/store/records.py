@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from bugzilla_push.ranges import IdRanges
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bugzilla_push.backoff import Backoff
     from bugzilla_push.model import PushRow, Result
 
@@ -46,6 +48,11 @@ class Batch:
     @property
     def size(self) -> int:
         return len(self.ranges)
+
+    @classmethod
+    def empty(cls, connectors: Sequence[str], selected: Sequence[str], owner: str, now: datetime) -> Batch:
+        """Make a batch with no rows: connectors work their backlogs and replays only."""
+        return cls(EMPTY_BATCH_ID, IdRanges(), tuple(connectors), tuple(selected), owner, now)
 
     @property
     def is_empty(self) -> bool:
@@ -179,3 +186,14 @@ class QueueStatus:
     open_batch: dict[str, Any] | None = None
     last_run: dict[str, Any] | None = None
     recent_dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    """An operator's (or the connector's own) decision about a connector (`push_connector_state`)."""
+
+    connector: str
+    paused: bool
+    reason: str | None
+    changed_by: str
+    changed_ts: datetime

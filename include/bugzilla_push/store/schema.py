@@ -8,7 +8,18 @@ dialect maps: {serial}, {ts0} (Bugzilla's DATETIME: whole seconds), {ts} (sub-se
 from __future__ import annotations
 
 BMO_TABLES = ("push", "push_backlog", "push_backoff", "push_options", "push_log")
-OWN_TABLES = ("push_dead_letter", "push_run", "push_run_connector", "push_meta")
+OWN_TABLES = (
+    "push_dead_letter",
+    "push_run",
+    "push_run_connector",
+    "push_meta",
+    "push_connector_state",
+    "push_audit",
+    "push_stats",
+    "push_archive",
+    "push_replay",
+    "push_replay_connector",
+)
 
 # (version, statements): applied in order by `bugzilla-push schema`; never edit a released one.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -102,6 +113,74 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
 ]
+
+MIGRATIONS.append(
+    (
+        2,
+        [
+            # Operator state: a paused connector keeps its messages in its backlog, with who and why.
+            """CREATE TABLE IF NOT EXISTS push_connector_state (
+                connector VARCHAR(32) NOT NULL PRIMARY KEY,
+                paused SMALLINT NOT NULL,
+                reason {mediumtext} NULL,
+                changed_by VARCHAR(250) NOT NULL,
+                changed_ts {ts} NOT NULL)""",
+            # Every operator action: who, when, what.
+            """CREATE TABLE IF NOT EXISTS push_audit (
+                id {serial},
+                action_ts {ts} NOT NULL,
+                actor VARCHAR(250) NOT NULL,
+                action VARCHAR(32) NOT NULL,
+                connector VARCHAR(32) NULL,
+                message_id {int3} NULL,
+                detail {mediumtext} NULL)""",
+            "CREATE INDEX {if_not_exists} push_audit_ts_idx ON push_audit (action_ts)",
+            # One row per connector per delivery (and '*' for the pending queue): the charts' data.
+            """CREATE TABLE IF NOT EXISTS push_stats (
+                id {serial},
+                sampled_ts {ts} NOT NULL,
+                connector VARCHAR(32) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                sent INTEGER NOT NULL,
+                ignored INTEGER NOT NULL,
+                dead INTEGER NOT NULL,
+                held INTEGER NOT NULL,
+                transient INTEGER NOT NULL,
+                depth INTEGER NOT NULL,
+                oldest_ts {ts0} NULL,
+                millis INTEGER NOT NULL)""",
+            "CREATE INDEX {if_not_exists} push_stats_ts_idx ON push_stats (sampled_ts)",
+            # Delivered messages, kept for replay until their retention passes.
+            """CREATE TABLE IF NOT EXISTS push_archive (
+                message_id {int3} NOT NULL PRIMARY KEY,
+                push_ts {ts0} NOT NULL,
+                payload {longtext} NOT NULL,
+                change_set VARCHAR(32) NOT NULL,
+                routing_key VARCHAR(64) NOT NULL,
+                archived_ts {ts} NOT NULL)""",
+            "CREATE INDEX {if_not_exists} push_archive_ts_idx ON push_archive (push_ts)",
+            "CREATE INDEX {if_not_exists} push_archive_archived_idx ON push_archive (archived_ts)",
+            # Replays asked for by an operator or a backfill: what, to whom, and how far each got.
+            """CREATE TABLE IF NOT EXISTS push_replay (
+                id {serial},
+                created_ts {ts} NOT NULL,
+                requested_by VARCHAR(250) NOT NULL,
+                connectors {mediumtext} NOT NULL,
+                selector {mediumtext} NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                finished_ts {ts} NULL)""",
+            """CREATE TABLE IF NOT EXISTS push_replay_connector (
+                replay_id INTEGER NOT NULL,
+                connector VARCHAR(32) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                through_id {int3} NULL,
+                sent INTEGER NOT NULL,
+                error {mediumtext} NULL,
+                updated_ts {ts} NOT NULL,
+                PRIMARY KEY (replay_id, connector))""",
+        ],
+    )
+)
 
 # Indexes on BMO's tables that delivery needs; created only where this project created the tables.
 OWN_INDEXES_ON_BMO_TABLES = [

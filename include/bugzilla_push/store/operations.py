@@ -1,0 +1,415 @@
+"""What operators see and do — the push console and the command line: views, and audited actions.
+
+Views are read-only and bounded (paged, or over a time window); every action is one transaction
+that also writes who did it, and when, to `push_audit`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bugzilla_push.model import PushRow, Result, parse_message
+from bugzilla_push.store.base import BACKLOG_COLUMNS, LOG_COLUMNS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from bugzilla_push.store.base import Store
+
+MAX_PAGE = 500
+BUG_SCAN_LIMIT = 5000  # candidate rows read when filtering the log by bug id
+
+
+class NotFound(LookupError):
+    """The dead letter, backlog row or message does not exist (any more)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows, newest first, and whether there are more."""
+
+    rows: list[dict[str, Any]]
+    has_more: bool
+
+
+class Operations:
+    """The console's and the CLI's view of the push tables.
+
+    :param store: the push tables
+    :param clock: naive-UTC "now"
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    # -- views --------------------------------------------------------------------------------
+
+    def overview(self, connectors: Sequence[str] = ()) -> dict[str, Any]:
+        """Queue depth and age, and each connector's state, backlog, backoff, errors and last success."""
+        status = self.store.status(connectors)
+        d, now = self.store.dialect, self.clock()
+        states = {
+            name: (bool(paused), reason, by, d.from_db(ts))
+            for name, paused, reason, by, ts in self.store.query(
+                "SELECT connector, paused, reason, changed_by, changed_ts FROM push_connector_state"
+            )
+        }
+        last_ok = {
+            name: d.from_db(ts)
+            for name, ts in self.store.query(
+                "SELECT connector, MAX(sampled_ts) FROM push_stats WHERE sent > 0 GROUP BY connector"
+            )
+        }
+        rows = []
+        for name in sorted({*status.connectors, *states} - {"*"}):
+            c = status.connectors.get(name)
+            paused, reason, by, changed = states.get(name, (False, None, None, None))
+            backing_off = c is not None and c.next_attempt_ts is not None and c.next_attempt_ts > now
+            rows.append(
+                {
+                    "connector": name,
+                    "state": "paused" if paused else "backing_off" if backing_off else "active",
+                    "paused_reason": reason if paused else None,
+                    "paused_by": by if paused else None,
+                    "paused_ts": changed if paused else None,
+                    "backlog": c.backlog if c else 0,
+                    "backlog_oldest_ts": c.oldest_ts if c else None,
+                    "attempts": c.backoff_attempts if c else 0,
+                    "next_attempt_ts": c.next_attempt_ts if backing_off else None,
+                    "last_error": c.last_error if c else None,
+                    "dead_letters": c.dead_letters if c else 0,
+                    "last_success_ts": last_ok.get(name),
+                }
+            )
+        return {
+            "now": now,
+            "pending": status.pending,
+            "pending_oldest_ts": status.pending_oldest_ts,
+            "connectors": rows,
+            "open_batch": status.open_batch,
+            "last_run": status.last_run,
+        }
+
+    def history(self, hours: int = 24, bucket_minutes: int = 10) -> dict[str, Any]:
+        """Per connector: messages delivered and backlog depth per time bucket, over the last hours."""
+        d, now = self.store.dialect, self.clock()
+        bucket = timedelta(minutes=bucket_minutes)
+        start = _floor(now - timedelta(hours=hours), bucket)
+        count = int((now - start) / bucket) + 1
+        edges = [start + i * bucket for i in range(count)]
+        sent: dict[str, list[int]] = defaultdict(lambda: [0] * count)
+        depth: dict[str, list[int | None]] = defaultdict(lambda: [None] * count)
+        for ts, name, n_sent, n_depth in self.store.query(
+            "SELECT sampled_ts, connector, sent, depth FROM push_stats WHERE sampled_ts >= %(since)s "
+            "ORDER BY sampled_ts",
+            {"since": d.to_db(start)},
+        ):
+            i = min(int((d.from_db(ts) - start) / bucket), count - 1)
+            if name != "*":
+                sent[name][i] += n_sent
+            depth[name][i] = max(depth[name][i] or 0, n_depth)
+        connectors = sorted(set(sent) | (set(depth) - {"*"}))
+        return {
+            "bucket_minutes": bucket_minutes,
+            "buckets": edges,
+            "pending": depth["*"] if "*" in depth else [None] * count,
+            "connectors": {name: {"sent": sent[name], "backlog": depth[name]} for name in connectors},
+        }
+
+    def dead_letters(self, connector: str | None = None, limit: int = 50, offset: int = 0) -> Page:
+        where, params = ("WHERE connector = %(c)s", {"c": connector}) if connector else ("", {})
+        rows = self.store.query(
+            "SELECT id, message_id, connector, push_ts, routing_key, change_set, reason, failed_ts "
+            f"FROM push_dead_letter {where} ORDER BY id DESC LIMIT %(n)s OFFSET %(o)s",
+            {**params, "n": _limit(limit) + 1, "o": max(offset, 0)},
+        )
+        keys = (
+            "id",
+            "message_id",
+            "connector",
+            "push_ts",
+            "routing_key",
+            "change_set",
+            "reason",
+            "failed_ts",
+        )
+        return self._page(rows, keys, limit)
+
+    def log(
+        self,
+        connector: str | None = None,
+        result: int | None = None,
+        routing_key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bug_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """`push_log`, newest first, filtered; page on with `before_id` (the last row's id)."""
+        d = self.store.dialect
+        clauses, params = [], {}
+        if connector:
+            clauses.append("connector = %(c)s")
+            params["c"] = connector
+        if result is not None:
+            clauses.append("result = %(r)s")
+            params["r"] = int(Result(result))
+        if routing_key:
+            clauses.append("routing_key LIKE %(k)s")
+            params["k"] = routing_key.replace("%", r"\%").replace("_", r"\_") + "%"
+        if since:
+            clauses.append("processed_ts >= %(since)s")
+            params["since"] = d.to_db(since)
+        if until:
+            clauses.append("processed_ts < %(until)s")
+            params["until"] = d.to_db(until)
+        if before_id:
+            clauses.append("id < %(before)s")
+            params["before"] = before_id
+        if bug_id is not None:
+            ids = self.message_ids_for_bug(bug_id)
+            if not ids:
+                return Page([], False)
+            marks = ", ".join(f"%(m{i})s" for i in range(len(ids)))
+            clauses.append(f"message_id IN ({marks})")
+            params.update({f"m{i}": m for i, m in enumerate(ids)})
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.store.query(
+            "SELECT id, message_id, connector, routing_key, change_set, push_ts, processed_ts, result, data "
+            f"FROM push_log {where} ORDER BY id DESC LIMIT %(n)s",
+            {**params, "n": _limit(limit) + 1},
+        )
+        page = self._page(
+            rows,
+            (
+                "id",
+                "message_id",
+                "connector",
+                "routing_key",
+                "change_set",
+                "push_ts",
+                "processed_ts",
+                "result",
+                "data",
+            ),
+            limit,
+        )
+        for row in page.rows:
+            row["result_name"] = Result(row["result"]).name
+        return page
+
+    def message_ids_for_bug(self, bug_id: int) -> list[int]:
+        """Push ids of messages about a bug, among those still stored (pending, backlog, dead, archive)."""
+        pattern = f'%"id":{bug_id}%'
+        found: set[int] = set()
+        for table, id_column in (
+            ("push", "id"),
+            ("push_backlog", "message_id"),
+            ("push_dead_letter", "message_id"),
+            ("push_archive", "message_id"),
+        ):
+            for message_id, push_ts, payload, change_set, key in self.store.query(
+                f"SELECT {id_column}, push_ts, payload, change_set, routing_key FROM {table} "
+                f"WHERE REPLACE(payload, ' ', '') LIKE %(p)s "
+                f"ORDER BY {id_column} DESC LIMIT {BUG_SCAN_LIMIT}",
+                {"p": pattern},
+            ):
+                if _bug_of(PushRow(message_id, push_ts, payload, change_set, key)) == bug_id:
+                    found.add(message_id)
+        return sorted(found)
+
+    def message(self, message_id: int) -> dict[str, Any]:
+        """One message wherever it is: its payload (as stored), where it waits, and its log."""
+        d = self.store.dialect
+        row = None
+        where: list[dict[str, Any]] = []
+        for table, id_column, extra in (
+            ("push", "id", "NULL, NULL, NULL"),
+            ("push_backlog", "message_id", "connector, attempts, last_error"),
+            ("push_dead_letter", "message_id", "connector, id, reason"),
+            ("push_archive", "message_id", "NULL, NULL, NULL"),
+        ):
+            for found in self.store.query(
+                f"SELECT push_ts, payload, change_set, routing_key, {extra} FROM {table} "
+                f"WHERE {id_column} = %(m)s",
+                {"m": message_id},
+            ):
+                row = row or found
+                place = {
+                    "push": "pending",
+                    "push_backlog": "backlog",
+                    "push_dead_letter": "dead letter",
+                    "push_archive": "archive",
+                }[table]
+                entry: dict[str, Any] = {"place": place}
+                if table == "push_backlog":
+                    entry.update(connector=found[4], attempts=found[5], last_error=found[6])
+                elif table == "push_dead_letter":
+                    entry.update(connector=found[4], dead_letter_id=found[5], reason=found[6])
+                where.append(entry)
+        if row is None:
+            raise NotFound(
+                f"message {message_id} is not stored any more (delivered and past its archive time)"
+            )
+        log_rows = self.store.query(
+            "SELECT id, connector, processed_ts, result, data FROM push_log WHERE message_id = %(m)s "
+            "ORDER BY id DESC LIMIT 200",
+            {"m": message_id},
+        )
+        return {
+            "message_id": message_id,
+            "push_ts": d.from_db(row[0]),
+            "payload": row[1],
+            "change_set": row[2],
+            "routing_key": row[3],
+            "where": where,
+            "log": [
+                {
+                    "id": i,
+                    "connector": c,
+                    "processed_ts": d.from_db(ts),
+                    "result": r,
+                    "result_name": Result(r).name,
+                    "data": data,
+                }
+                for i, c, ts, r, data in log_rows
+            ],
+        }
+
+    def audit_log(self, limit: int = 50, offset: int = 0) -> Page:
+        rows = self.store.query(
+            "SELECT id, action_ts, actor, action, connector, message_id, detail FROM push_audit "
+            "ORDER BY id DESC LIMIT %(n)s OFFSET %(o)s",
+            {"n": _limit(limit) + 1, "o": max(offset, 0)},
+        )
+        return self._page(
+            rows, ("id", "action_ts", "actor", "action", "connector", "message_id", "detail"), limit
+        )
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def pause(self, connector: str, actor: str, reason: str) -> None:
+        self.store.set_paused(connector, True, actor, self.clock(), reason=reason)
+
+    def resume(self, connector: str, actor: str) -> None:
+        self.store.set_paused(connector, False, actor, self.clock())
+
+    def reset_backoff(self, connector: str, actor: str) -> None:
+        """Let the connector try again on the next run (its backlog stays as it is)."""
+        with self.store.transaction() as cur:
+            self.store.execute(cur, "DELETE FROM push_backoff WHERE connector = %(c)s", {"c": connector})
+            self.store.audit(cur, self.clock(), actor, "reset_backoff", connector)
+
+    def retry_dead_letter(self, dead_letter_id: int, actor: str) -> dict[str, Any]:
+        """Move a dead letter back to its connector's backlog, to be sent on the next run."""
+        with self.store.transaction() as cur:
+            found = self.store.execute(
+                cur,
+                "SELECT message_id, connector FROM push_dead_letter WHERE id = %(i)s"
+                + self.store.dialect.for_update,
+                {"i": dead_letter_id},
+            ).fetchone()
+            if found is None:
+                raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
+            message_id, connector = found
+            select = (
+                "SELECT message_id, push_ts, payload, change_set, routing_key, connector, 0 "
+                "FROM push_dead_letter WHERE id = %(i)s"
+            )
+            self.store.execute(
+                cur,
+                self.store.dialect.insert_ignore("push_backlog", BACKLOG_COLUMNS, select),
+                {"i": dead_letter_id},
+            )
+            self.store.execute(cur, "DELETE FROM push_dead_letter WHERE id = %(i)s", {"i": dead_letter_id})
+            self.store.audit(cur, self.clock(), actor, "retry_dead_letter", connector, message_id)
+        return {"message_id": message_id, "connector": connector}
+
+    def drop_dead_letter(self, dead_letter_id: int, actor: str) -> dict[str, Any]:
+        with self.store.transaction() as cur:
+            found = self.store.execute(
+                cur,
+                "SELECT message_id, connector, reason FROM push_dead_letter WHERE id = %(i)s"
+                + self.store.dialect.for_update,
+                {"i": dead_letter_id},
+            ).fetchone()
+            if found is None:
+                raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
+            self.store.execute(cur, "DELETE FROM push_dead_letter WHERE id = %(i)s", {"i": dead_letter_id})
+            self.store.audit(cur, self.clock(), actor, "drop_dead_letter", found[1], found[0], found[2])
+        return {"message_id": found[0], "connector": found[1]}
+
+    def drop_backlog_message(self, connector: str, message_id: int, actor: str) -> None:
+        """Give up on one waiting message: it is logged IGNORED with who dropped it, and never sent."""
+        now = self.clock()
+        with self.store.transaction() as cur:
+            found = self.store.execute(
+                cur,
+                "SELECT message_id, push_ts, payload, change_set, routing_key FROM push_backlog "
+                "WHERE connector = %(c)s AND message_id = %(m)s" + self.store.dialect.for_update,
+                {"c": connector, "m": message_id},
+            ).fetchone()
+            if found is None:
+                raise NotFound(
+                    f"message {message_id} is not in {connector}'s backlog (sent or dropped already?)"
+                )
+            self.store.execute(
+                cur,
+                "DELETE FROM push_backlog WHERE connector = %(c)s AND message_id = %(m)s",
+                {"c": connector, "m": message_id},
+            )
+            self.store.dialect.bulk_insert(
+                cur,
+                "push_log",
+                LOG_COLUMNS,
+                [
+                    (
+                        message_id,
+                        found[3],
+                        found[4],
+                        connector,
+                        self.store.dialect.to_db(self.store.dialect.from_db(found[1])),
+                        self.store.dialect.to_db(now),
+                        int(Result.IGNORED),
+                        f"dropped from the backlog by {actor}",
+                    )
+                ],
+            )
+            self.store.audit(cur, now, actor, "drop_backlog_message", connector, message_id)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _page(self, rows: list[tuple], keys: Sequence[str], limit: int) -> Page:
+        d = self.store.dialect
+        limit = _limit(limit)
+        out = []
+        for row in rows[:limit]:
+            item = dict(zip(keys, row, strict=True))
+            for key, value in item.items():
+                if key.endswith("_ts") and value is not None:
+                    item[key] = d.from_db(value)
+            out.append(item)
+        return Page(out, len(rows) > limit)
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE))
+
+
+def _floor(ts: datetime, bucket: timedelta) -> datetime:
+    epoch = datetime(2000, 1, 1)
+    return epoch + ((ts - epoch) // bucket) * bucket
+
+
+def _bug_of(row: PushRow) -> int | None:
+    try:
+        message = parse_message(row, 1 << 40)
+    except ValueError:
+        return None
+    bug = message.bug
+    return bug.get("id") if bug else None
