@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
+    "amqp": "bugzilla_push.connectors.rabbitmq:PulseConnector",
+    "amqps": "bugzilla_push.connectors.rabbitmq:PulseConnector",
 }
 
 
