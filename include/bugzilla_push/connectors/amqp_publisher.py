@@ -169,7 +169,8 @@ class ConfirmingPublisher:
         self.confirm_timeout = confirm_timeout
         self.max_body = max_body
         self.broker_max_body: int | None = None  # learned from the broker's first size refusal
-        self.connections_opened = 0
+        self.connections_opened = 0  # statistics, for logs and tests
+        self.peak_in_flight = 0
         self._ioloop: IOLoop | None = None
         self._conn: SelectConnection | None = None
         self._channel: Channel | None = None  # open, in confirm mode, exchange declared
@@ -404,6 +405,7 @@ class ConfirmingPublisher:
             self._tag += 1
             run.outstanding[self._tag] = index
             run.order.append(self._tag)
+            self.peak_in_flight = max(self.peak_in_flight, len(run.outstanding))
         if run.finished:
             self._wake()
 
