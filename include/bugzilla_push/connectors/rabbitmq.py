@@ -123,7 +123,7 @@ class PulseConnector(Connector):
             socket_timeout=options.connect_timeout,
             stack_timeout=2 * options.connect_timeout,
             connection_attempts=1,
-            ssl_options=_tls_options(info.host, options.ca_file) if tls else None,
+            ssl_options=_tls_options(info, options.ca_file) if tls else None,
             client_properties={"connection_name": f"bugzilla-push {info.conn_id}"},
         )
         publisher = ConfirmingPublisher(
@@ -180,6 +180,12 @@ def _publication(message: PushMessage) -> Publication:
     return Publication(row.routing_key, body, properties)
 
 
-def _tls_options(host: str, ca_file: str | None) -> pika.SSLOptions:
-    context = ssl.create_default_context(cafile=ca_file)
-    return pika.SSLOptions(context, server_hostname=host)
+def _tls_options(info: ConnectionInfo, ca_file: str | None) -> pika.SSLOptions:
+    """Verify the broker's certificate and host name, against `ca_file` or the system's CAs."""
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectorConfigError(
+            f"connection {info.conn_id!r}: cannot use ca_file {ca_file!r} from its extra: {exc}"
+        ) from None
+    return pika.SSLOptions(context, server_hostname=info.host)
