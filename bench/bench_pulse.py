@@ -1,0 +1,223 @@
+"""Pulse publishing throughput: this connector against bare pika, on one broker, in one run.
+
+Three publishers send the same realistic Bugzilla messages (from `BugzillaSimulator`), persistent,
+to a durable topic exchange with a durable queue bound to it (`#`), as a Pulse consumer would have:
+
+- **bare pipelined**: a minimal pika `SelectConnection` publisher keeping `--window` messages
+  unconfirmed (the best pika can do; the connector's target is at least 80 % of it);
+- **one confirm per message**: `BlockingConnection` + `confirm_delivery()`, waiting for each
+  confirm before the next publish, as BMO's connector would with confirms (target: at least 10×);
+- **connector**: `PulseConnector.send()` in chunks of `--chunk` messages, as the engine calls it.
+
+Each is run `--repeat` times, interleaved, on a warm connection; the median rate counts. The queue
+is purged between runs. Prints a table and one JSON line.
+
+    .venv/bin/python bench/bench_pulse.py [--messages 20000] [--window 1000] [--chunk 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+import pika
+from pika import spec
+from pika.adapters.select_connection import SelectConnection
+
+from bugzilla_push.connectors import ConnectionInfo, build_connector
+from bugzilla_push.model import PushRow, parse_message
+from bugzilla_push.samples import BugzillaSimulator
+
+HOST = os.environ.get("BUGZILLA_PUSH_TEST_AMQP_HOST", "127.0.0.1")
+PORT = int(os.environ.get("BUGZILLA_PUSH_TEST_AMQP_PORT", "5672"))
+PUSH_TS = datetime(2026, 11, 2, 9, 0, 0)
+
+
+@dataclass(frozen=True)
+class Sample:
+    push_id: int
+    routing_key: str
+    body: bytes
+
+
+def properties(sample: Sample) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=2,
+        message_id=str(sample.push_id),
+        timestamp=calendar.timegm(PUSH_TS.timetuple()),
+    )
+
+
+def bare_pipelined(samples: list[Sample], exchange: str, window: int) -> float:
+    """Publish with up to `window` unconfirmed; return seconds from first publish to last confirm."""
+    state = {"next": 0, "confirmed": 0, "t0": 0.0, "t1": 0.0}
+    unconfirmed: deque[int] = deque()  # tags in publish order
+    acked_alone: set[int] = set()  # acked without `multiple`, ahead of older ones
+
+    def pump(channel: pika.channel.Channel) -> None:
+        while state["next"] < len(samples) and len(unconfirmed) - len(acked_alone) < window:
+            sample = samples[state["next"]]
+            channel.basic_publish(exchange, sample.routing_key, sample.body, properties(sample))
+            state["next"] += 1
+            unconfirmed.append(state["next"])
+
+    def on_confirm(frame: pika.frame.Method) -> None:
+        tag = frame.method.delivery_tag
+        if not isinstance(frame.method, spec.Basic.Ack):
+            raise RuntimeError("nack in the benchmark")
+        if frame.method.multiple:
+            while unconfirmed and unconfirmed[0] <= tag:
+                oldest = unconfirmed.popleft()
+                if oldest in acked_alone:
+                    acked_alone.discard(oldest)
+                else:
+                    state["confirmed"] += 1
+        else:
+            acked_alone.add(tag)
+            state["confirmed"] += 1
+            while unconfirmed and unconfirmed[0] in acked_alone:
+                acked_alone.discard(unconfirmed.popleft())
+        if state["confirmed"] == len(samples):
+            state["t1"] = time.perf_counter()
+            conn.close()
+        else:
+            pump(channel_ref[0])
+
+    channel_ref: list[pika.channel.Channel] = []
+
+    def on_select_ok(_frame: object) -> None:
+        state["t0"] = time.perf_counter()
+        pump(channel_ref[0])
+
+    def on_channel(channel: pika.channel.Channel) -> None:
+        channel_ref.append(channel)
+        channel.confirm_delivery(on_confirm, callback=on_select_ok)
+
+    conn = SelectConnection(
+        pika.ConnectionParameters(HOST, PORT),
+        on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
+        on_close_callback=lambda c, exc: c.ioloop.stop(),
+    )
+    conn.ioloop.start()
+    conn.ioloop.close()
+    return state["t1"] - state["t0"]
+
+
+def one_confirm_each(samples: list[Sample], exchange: str) -> float:
+    with pika.BlockingConnection(pika.ConnectionParameters(HOST, PORT)) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        started = time.perf_counter()
+        for sample in samples:
+            channel.basic_publish(exchange, sample.routing_key, sample.body, properties(sample))
+        return time.perf_counter() - started
+
+
+def connector_send(connector: object, messages: list, chunk: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(messages), chunk):
+        outcomes = connector.send(messages[start : start + chunk])  # type: ignore[attr-defined]
+        if len(outcomes) != len(messages[start : start + chunk]) or any(o.result != 1 for o in outcomes):
+            raise RuntimeError(f"connector did not deliver everything: {outcomes[-1]}")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--one-confirm-messages", type=int, default=2_000, help="fewer: it is slow")
+    parser.add_argument("--window", type=int, default=1000)
+    parser.add_argument("--chunk", type=int, default=500, help="the engine's chunk_size")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--queue",
+        choices=["durable", "transient", "none"],
+        default="durable",
+        help="bound to the exchange: a durable queue (messages go to disk), a non-durable one, or none",
+    )
+    args = parser.parse_args()
+
+    generated = BugzillaSimulator(seed=42, private_ratio=0.0).messages(args.messages)
+    rows = [
+        PushRow(n, PUSH_TS, json.dumps(m["payload"]), m["change_set"], m["routing_key"])
+        for n, m in enumerate(generated, start=1)
+    ]
+    messages = [parse_message(row, 16 * 1024 * 1024) for row in rows]
+    samples = [Sample(r.id, r.routing_key, r.payload.encode("utf-8")) for r in rows]
+    mean_size = sum(len(s.body) for s in samples) / len(samples)
+
+    exchange, queue = f"exchange/guest/bench-{uuid.uuid4().hex[:8]}", f"bench-pulse-{uuid.uuid4().hex[:8]}"
+    admin = pika.BlockingConnection(pika.ConnectionParameters(HOST, PORT, heartbeat=0))
+    channel = admin.channel()
+    channel.exchange_declare(exchange, "topic", durable=True)
+    channel.queue_declare(queue, durable=args.queue == "durable", arguments={"x-expires": 30 * 60 * 1000})
+    if args.queue != "none":
+        channel.queue_bind(queue, exchange, "#")
+    extra = {"exchange": exchange, "confirm_window": args.window}
+    connector = build_connector(ConnectionInfo("pulse", "amqp", HOST, PORT, "guest", "guest", "/", extra))
+    connector_send(connector, messages[:100], args.chunk)  # connect and declare before timing
+
+    rates: dict[str, list[float]] = {"bare pipelined": [], "one confirm per message": [], "connector": []}
+    try:
+        for _ in range(args.repeat):
+            for name, run, count in (
+                ("bare pipelined", lambda: bare_pipelined(samples, exchange, args.window), len(samples)),
+                (
+                    "one confirm per message",
+                    lambda: one_confirm_each(samples[: args.one_confirm_messages], exchange),
+                    min(args.one_confirm_messages, len(samples)),
+                ),
+                ("connector", lambda: connector_send(connector, messages, args.chunk), len(messages)),
+            ):
+                channel.queue_purge(queue)
+                rates[name].append(count / run())
+    finally:
+        connector.close()
+        channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+        admin.close()
+
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    vs_bare = median["connector"] / median["bare pipelined"]
+    vs_one = median["connector"] / median["one confirm per message"]
+    print(
+        f"{len(samples):,} messages of {mean_size:,.0f} bytes on average, persistent, to a durable queue; "
+        f"window {args.window}, connector chunk {args.chunk}, {args.repeat} runs each (median)"
+    )
+    print(f"{'publisher':<26}{'msg/s (median)':>16}   runs")
+    for name, values in rates.items():
+        runs = ", ".join(f"{v:,.0f}" for v in values)
+        print(f"{name:<26}{median[name]:>16,.0f}   {runs}")
+    print(f"connector / bare pipelined:          {vs_bare:.2f}  (target ≥ 0.80)")
+    print(f"connector / one confirm per message: {vs_one:.1f}  (target ≥ 10)")
+    print(
+        json.dumps(
+            {
+                "benchmark": "pulse",
+                "messages": len(samples),
+                "mean_bytes": round(mean_size),
+                "window": args.window,
+                "chunk": args.chunk,
+                "repeat": args.repeat,
+                "msg_per_s": {k: round(v) for k, v in median.items()},
+                "runs": {k: [round(x) for x in v] for k, v in rates.items()},
+                "connector_vs_bare_pipelined": round(vs_bare, 3),
+                "connector_vs_one_confirm_per_message": round(vs_one, 2),
+            }
+        )
+    )
+    return 0 if vs_bare >= 0.8 and vs_one >= 10 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
