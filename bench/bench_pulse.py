@@ -191,7 +191,7 @@ def main() -> int:
     vs_bare = median["connector"] / median["bare pipelined"]
     vs_one = median["connector"] / median["one confirm per message"]
     print(
-        f"{len(samples):,} messages of {mean_size:,.0f} bytes on average, persistent, to a durable queue; "
+        f"{len(samples):,} messages of {mean_size:,.0f} bytes on average, persistent; bound queue: {args.queue}; "
         f"window {args.window}, connector chunk {args.chunk}, {args.repeat} runs each (median)"
     )
     print(f"{'publisher':<26}{'msg/s (median)':>16}   runs")
@@ -205,6 +205,7 @@ def main() -> int:
             {
                 "benchmark": "pulse",
                 "messages": len(samples),
+                "queue": args.queue,
                 "mean_bytes": round(mean_size),
                 "window": args.window,
                 "chunk": args.chunk,

@@ -18,9 +18,9 @@ import pytest
 
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors import build_connector
-from bugzilla_push.connectors.amqp_publisher import ConfirmingPublisher
 from bugzilla_push.connectors.base import OK
 from bugzilla_push.connectors.file import FileConnector
+from bugzilla_push.connectors.pulse_publisher import ConfirmingPublisher
 from bugzilla_push.connectors.rabbitmq import PulseConnector
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import PushRow, Result, parse_message

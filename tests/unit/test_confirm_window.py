@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pika
 
-from bugzilla_push.connectors.amqp_publisher import Publication, _Run
 from bugzilla_push.connectors.base import OK, Outcome
+from bugzilla_push.connectors.pulse_confirms import Publication, PublishRun
 from bugzilla_push.model import Result
 
 
@@ -16,7 +16,7 @@ def publications(*sizes: int) -> list[Publication]:
     return [Publication("bug.create", b"x" * size, pika.BasicProperties()) for size in sizes]
 
 
-def published(run: _Run, count: int, first_tag: int = 1) -> None:
+def published(run: PublishRun, count: int, first_tag: int = 1) -> None:
     """Pretend the next `count` publications went out, as the publisher records them."""
     for tag in range(first_tag, first_tag + count):
         run.outstanding[tag] = run.next
@@ -25,7 +25,7 @@ def published(run: _Run, count: int, first_tag: int = 1) -> None:
 
 
 def test_multiple_acks_settle_every_tag_up_to_the_one_given() -> None:
-    run = _Run(publications(1, 1, 1, 1, 1))
+    run = PublishRun(publications(1, 1, 1, 1, 1))
     published(run, 5)
     run.settle(3, multiple=True, ok=True)
     assert run.results == [OK, OK, OK, None, None]
@@ -42,7 +42,7 @@ def test_multiple_acks_settle_every_tag_up_to_the_one_given() -> None:
 
 
 def test_a_nack_stops_the_report_at_the_refused_message_even_if_later_ones_were_acked() -> None:
-    run = _Run(publications(1, 1, 1, 1))
+    run = PublishRun(publications(1, 1, 1, 1))
     published(run, 4)
     run.settle(1, multiple=False, ok=True)
     run.settle(2, multiple=False, ok=False)
@@ -55,7 +55,7 @@ def test_a_nack_stops_the_report_at_the_refused_message_even_if_later_ones_were_
 
 
 def test_a_lost_channel_leaves_everything_unconfirmed_as_not_sent() -> None:
-    run = _Run(publications(1, 1, 1))
+    run = PublishRun(publications(1, 1, 1))
     published(run, 3)
     run.settle(1, multiple=False, ok=True)
     run.lose_unconfirmed()
@@ -64,7 +64,7 @@ def test_a_lost_channel_leaves_everything_unconfirmed_as_not_sent() -> None:
 
 
 def test_after_a_size_refusal_publishing_restarts_at_the_first_unconfirmed_message_in_order() -> None:
-    run = _Run(publications(10, 10, 500, 10, 10))
+    run = PublishRun(publications(10, 10, 500, 10, 10))
     published(run, 5)
     run.settle(1, multiple=False, ok=True)
     run.settle(4, multiple=False, ok=True)  # confirmed, but after the big one: it must be sent again
@@ -75,7 +75,7 @@ def test_after_a_size_refusal_publishing_restarts_at_the_first_unconfirmed_messa
 
 
 def test_no_rewind_when_no_unconfirmed_message_is_over_the_limit() -> None:
-    run = _Run(publications(10, 10, 10))
+    run = PublishRun(publications(10, 10, 10))
     published(run, 3)
     run.lose_unconfirmed()
     assert not run.rewind(limit=100)  # the refusal is not explained: report it instead of looping
@@ -83,7 +83,7 @@ def test_no_rewind_when_no_unconfirmed_message_is_over_the_limit() -> None:
 
 
 def test_refused_messages_keep_their_place_in_the_report() -> None:
-    run = _Run(publications(1, 1, 1))
+    run = PublishRun(publications(1, 1, 1))
     too_big = Outcome(Result.ERROR, "too big")
     run.results = [OK, too_big, OK]
     run.next = 3

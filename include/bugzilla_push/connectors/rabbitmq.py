@@ -3,7 +3,7 @@
 Configured by the Airflow connection named after the connector (default `pulse`):
 `amqp://user:password@host:5672/vhost` (or `amqps://…:5671/…` for TLS), options in its extra (see
 :class:`PulseOptions`). Messages are persistent JSON with `message_id` = the push id, routed by
-their routing key; confirms are pipelined (see :mod:`bugzilla_push.connectors.amqp_publisher`).
+their routing key; confirms are pipelined (see :mod:`bugzilla_push.connectors.pulse_publisher`).
 
 Failure classes: a lost or refused connection, a broker restart (320), a heartbeat or
 blocked-connection timeout and a nack are transient (backlog and backoff); a refused login,
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Self
 import pika
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bugzilla_push.connectors.amqp_publisher import ConfirmingPublisher, Publication
 from bugzilla_push.connectors.base import (
     OK,
     ConnectionInfo,
@@ -31,7 +30,9 @@ from bugzilla_push.connectors.base import (
     Outcome,
     redact,
 )
+from bugzilla_push.connectors.pulse_confirms import Publication
 from bugzilla_push.connectors.pulse_errors import Target
+from bugzilla_push.connectors.pulse_publisher import ConfirmingPublisher
 from bugzilla_push.model import Result
 
 if TYPE_CHECKING:
