@@ -191,7 +191,7 @@ def main() -> int:
     vs_bare = median["connector"] / median["bare pipelined"]
     vs_one = median["connector"] / median["one confirm per message"]
     print(
-        f"{len(samples):,} messages of {mean_size:,.0f} bytes on average, persistent; bound queue: {args.queue}; "
+        f"{len(samples):,} persistent messages of {mean_size:,.0f} bytes on average; queue: {args.queue}; "
         f"window {args.window}, connector chunk {args.chunk}, {args.repeat} runs each (median)"
     )
     print(f"{'publisher':<26}{'msg/s (median)':>16}   runs")
