@@ -84,16 +84,19 @@ class ConfirmingPublisher:
         self._tag = 0
         self._run: PublishRun | None = None
         self._pump_scheduled = False
+        self._watchdog_timer: object | None = None
 
     # -- the blocking API ---------------------------------------------------------------------
 
     def publish(self, items: Sequence[Publication]) -> PublishReport:
         """Publish `items` in order and wait for their confirms (see the module docstring)."""
+        if not items:
+            return PublishReport([])
         if self._ioloop is None:
             self._ioloop = IOLoop()
         self._notice_idle_close()
         run = self._run = PublishRun(items)
-        watchdog = self._ioloop.call_later(self.confirm_timeout, self._watchdog)
+        self._watchdog_timer = self._ioloop.call_later(self.confirm_timeout, self._watchdog)
         try:
             if self._conn is None:
                 self._connect()
@@ -107,8 +110,9 @@ class ConfirmingPublisher:
             raise
         finally:
             self._run = None
-            if self._ioloop is not None:
-                self._ioloop.remove_timeout(watchdog)
+            if self._ioloop is not None and self._watchdog_timer is not None:
+                self._ioloop.remove_timeout(self._watchdog_timer)
+            self._watchdog_timer = None
         if run.drop_connection:
             self._shutdown()
         return run.report()
@@ -146,7 +150,7 @@ class ConfirmingPublisher:
         self._ioloop.add_callback(self._ioloop.stop)
         self._ioloop.start()
         if self._conn is not None and not self._conn.is_open:
-            self._wait(lambda: self._conn is None)
+            self._shutdown()
 
     def _watchdog(self) -> None:
         run = self._run
@@ -156,7 +160,9 @@ class ConfirmingPublisher:
         quiet = time.monotonic() - run.progress_at
         if self._blocked or quiet < self.confirm_timeout:
             # A blocked connection has its own limit (blocked_connection_timeout, enforced by pika).
-            self._ioloop.call_later(max(self.confirm_timeout - quiet, 0.5), self._watchdog)
+            self._watchdog_timer = self._ioloop.call_later(
+                max(self.confirm_timeout - quiet, 0.5), self._watchdog
+            )
             return
         if run.failure is None:
             run.failure = transient(
