@@ -1,7 +1,8 @@
 """A TCP proxy in front of the real broker that a test can freeze: a network partition on loopback.
 
 While frozen it forwards nothing and closes nothing, as when a link dies without a FIN or RST:
-only heartbeats or timeouts can tell the client.
+only heartbeats or timeouts can tell the client. Given a server-side TLS context it also
+terminates TLS, so `amqps://` can be tested against a broker that only listens in plain text.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import ssl
 import threading
 
 
@@ -16,10 +18,13 @@ class FreezableProxy:
     """Forwards 127.0.0.1:`port` to `upstream`; :meth:`freeze` stops the traffic, :meth:`cut` ends it.
 
     :param upstream: (host, port) of the real service
+    :param tls: terminate TLS with this server context (clients speak TLS to the proxy)
     """
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], tls: ssl.SSLContext | None = None) -> None:
         self.upstream = upstream
+        self.tls = tls
+        self.handshake_errors: list[str] = []
         self.frozen = threading.Event()
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -70,6 +75,15 @@ class FreezableProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.tls is not None:
+                try:
+                    client.settimeout(10)
+                    client = self.tls.wrap_socket(client, server_side=True)
+                    client.settimeout(None)
+                except (OSError, ssl.SSLError) as exc:  # the client did not trust us, or gave up
+                    self.handshake_errors.append(str(exc))
+                    client.close()
+                    continue
             server = socket.create_connection(self.upstream)
             self._sockets += [client, server]
             parked = threading.Event()
@@ -93,7 +107,9 @@ class FreezableProxy:
                 continue
             parked.clear()
             try:
-                ready, _, _ = select.select(list(peers), [], [], 0.05)
+                # Bytes already decrypted inside an SSL socket do not make it readable for select().
+                ready = [s for s in peers if isinstance(s, ssl.SSLSocket) and s.pending()]
+                ready = ready or select.select(list(peers), [], [], 0.05)[0]
                 for sock in ready:
                     data = sock.recv(65536)
                     if not data:
