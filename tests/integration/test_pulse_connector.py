@@ -156,6 +156,17 @@ def test_confirms_are_pipelined_up_to_the_window_on_one_connection(store: Store,
     assert [m.message_id for m in bound.drain()] == expected
 
 
+def test_unroutable_messages_are_delivered_as_far_as_pulse_is_concerned() -> None:
+    """No queue bound (Pulse consumers come and go): the broker confirms, nothing is retried."""
+    exchange = unique("exchange/guest/nobody-listens")
+    messages = [parse_message(r, 10**7) for r in sample_rows(30)]
+    try:
+        with pulse("pulse", exchange) as connector:
+            assert connector.send(messages) == [OK] * 30
+    finally:
+        BoundQueue(exchange, unique("unused")).delete()
+
+
 def test_the_connections_vhost_is_used(store: Store) -> None:
     vhost = unique("bp-vhost")
     rabbitmqctl("add_vhost", vhost)
