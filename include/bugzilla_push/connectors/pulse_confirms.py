@@ -93,8 +93,8 @@ class PublishRun:
     def rewind(self, limit: int) -> bool:
         """Restart at the first unconfirmed publication; True if one of those is over `limit`.
 
-        Later publications that were confirmed meanwhile are sent again, so that a consumer never
-        sees them before the one they follow.
+        Later publications confirmed meanwhile are sent again too, in order: what a consumer sees
+        twice is then one contiguous run, as after any other loss, never a message out of place.
         """
         first = next((i for i in range(self.next) if self.results[i] is None), None)
         if first is None:

@@ -16,6 +16,7 @@ order, and the oversize message is refused without being sent.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     import pika
     from pika.channel import Channel
     from pika.frame import Method
+
+log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 5.0  # seconds to wait for the broker's Connection.CloseOk before dropping the socket
 SLICE = 64  # messages encoded per turn of the I/O loop: small enough that writing starts early
@@ -84,6 +87,7 @@ class ConfirmingPublisher:
         self._tag = 0
         self._run: PublishRun | None = None
         self._pump_scheduled = False
+        self._announce = False  # log the next channel that gets ready: a new connection's first
         self._watchdog_timer: object | None = None
 
     # -- the blocking API ---------------------------------------------------------------------
@@ -190,6 +194,7 @@ class ConfirmingPublisher:
     def _on_connection_open(self, conn: SelectConnection) -> None:
         if conn is self._conn:
             self.connections_opened += 1
+            self._announce = True
             self._open_channel()
 
     def _on_connection_open_error(self, conn: SelectConnection, exc: BaseException) -> None:
@@ -237,6 +242,18 @@ class ConfirmingPublisher:
         if channel is not self._opening:
             return
         self._channel, self._opening, self._tag = channel, None, 0
+        if self._announce:
+            self._announce = False
+            t = self.target
+            log.info(
+                "%s: connected to %s, vhost %r, exchange %r (%s), confirm window %d",
+                t.conn_id,
+                t.address,
+                t.vhost,
+                t.exchange,
+                "declared" if t.declare else "exists",
+                self.window,
+            )
         if self._run is not None:
             self._run.progress_at = time.monotonic()
         self._pump()
