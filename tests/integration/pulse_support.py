@@ -146,6 +146,11 @@ class BoundQueue:
             channel.queue_bind(self.queue, self.exchange, "#")
         return self
 
+    def depth(self) -> int:
+        """How many messages the queue holds now."""
+        with blocking(self.vhost) as conn:
+            return conn.channel().queue_declare(self.queue, passive=True).method.message_count
+
     def drain(self) -> list[Received]:
         """Read (and acknowledge) everything in the queue, in queue order."""
         out: list[Received] = []

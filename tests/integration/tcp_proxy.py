@@ -1,8 +1,9 @@
 """A TCP proxy in front of the real broker that a test can freeze: a network partition on loopback.
 
 While frozen it forwards nothing and closes nothing, as when a link dies without a FIN or RST:
-only heartbeats or timeouts can tell the client. Given a server-side TLS context it also
-terminates TLS, so `amqps://` can be tested against a broker that only listens in plain text.
+only heartbeats or timeouts can tell the client. It can also hold back only the broker's replies,
+so that messages reach the broker but their confirms never reach the client. Given a server-side
+TLS context it terminates TLS, so `amqps://` can be tested against a plain-text broker.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 
 
 class FreezableProxy:
@@ -25,23 +27,26 @@ class FreezableProxy:
         self.upstream = upstream
         self.tls = tls
         self.handshake_errors: list[str] = []
-        self.frozen = threading.Event()
+        self._mode = (False, False)  # (nothing passes, replies held back)
+        self._generation = 0  # bumped on every mode change
+        self._seen: dict[int, int] = {}  # per connection: the generation its pump acts on
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
-        self._parked: list[threading.Event] = []  # one per connection: set while it forwards nothing
         self._threads = [threading.Thread(target=self._accept, daemon=True)]
         self._threads[0].start()
 
     def freeze(self) -> None:
-        """Stop forwarding; return once no byte can pass any more."""
-        self.frozen.set()
-        for parked in list(self._parked):
-            assert parked.wait(5), "a proxy connection did not stop forwarding"
+        """Stop forwarding in both directions; return once no byte can pass any more."""
+        self._set_mode(frozen=True, replies_held=False)
+
+    def hold_replies(self) -> None:
+        """Forward to the broker, but nothing back; return once no reply can pass any more."""
+        self._set_mode(frozen=False, replies_held=True)
 
     def thaw(self) -> None:
-        self.frozen.clear()
+        self._set_mode(frozen=False, replies_held=False)
 
     def cut(self) -> None:
         """Drop every current connection, and what it had not forwarded yet; new ones get through."""
@@ -66,6 +71,14 @@ class FreezableProxy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _set_mode(self, frozen: bool, replies_held: bool) -> None:
+        self._mode = (frozen, replies_held)
+        self._generation += 1
+        deadline = time.monotonic() + 5
+        while any(seen < self._generation for seen in list(self._seen.values())):
+            assert time.monotonic() < deadline, "a proxy connection did not take the new mode"
+            time.sleep(0.01)
+
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
@@ -86,41 +99,39 @@ class FreezableProxy:
                     continue
             server = socket.create_connection(self.upstream)
             self._sockets += [client, server]
-            parked = threading.Event()
-            self._parked.append(parked)
-            thread = threading.Thread(target=self._pump, args=(client, server, parked), daemon=True)
+            key = len(self._seen)
+            self._seen[key] = self._generation
+            thread = threading.Thread(target=self._pump, args=(key, client, server), daemon=True)
             self._threads.append(thread)
             thread.start()
 
-    def _pump(self, client: socket.socket, server: socket.socket, parked: threading.Event) -> None:
+    def _pump(self, key: int, client: socket.socket, server: socket.socket) -> None:
         try:
-            self._forward(client, server, parked)
+            self._forward(key, client, server)
         finally:
-            parked.set()
+            self._seen[key] = 1 << 62  # gone: it forwards nothing under any mode
+            for sock in (client, server):
+                with contextlib.suppress(OSError):
+                    sock.close()
 
-    def _forward(self, client: socket.socket, server: socket.socket, parked: threading.Event) -> None:
+    def _forward(self, key: int, client: socket.socket, server: socket.socket) -> None:
         peers = {client: server, server: client}
         while not self._stop.is_set():
-            if self.frozen.is_set():
-                parked.set()
-                self._stop.wait(0.05)
+            generation = self._generation
+            frozen, replies_held = self._mode
+            self._seen[key] = generation
+            if frozen:
+                self._stop.wait(0.02)
                 continue
-            parked.clear()
+            readable = [client] if replies_held else list(peers)
             try:
                 # Bytes already decrypted inside an SSL socket do not make it readable for select().
-                ready = [s for s in peers if isinstance(s, ssl.SSLSocket) and s.pending()]
-                ready = ready or select.select(list(peers), [], [], 0.05)[0]
+                ready = [s for s in readable if isinstance(s, ssl.SSLSocket) and s.pending()]
+                ready = ready or select.select(readable, [], [], 0.02)[0]
                 for sock in ready:
                     data = sock.recv(65536)
                     if not data:
-                        return self._hang_up(client, server)
+                        return
                     peers[sock].sendall(data)
             except (OSError, ValueError):  # ValueError: a socket closed by cut()
-                return self._hang_up(client, server)
-        return None
-
-    @staticmethod
-    def _hang_up(*sockets: socket.socket) -> None:
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
+                return
