@@ -54,7 +54,7 @@ class PulseOptions(BaseModel):
     exchange: str | None = Field(None, min_length=1, max_length=255)
     # true: declare it (durable topic) on connect; false: it must exist, or the connector stops.
     declare: bool = True
-    # 1000 unconfirmed messages at once: more is faster on a slow link; as many are resent after a loss.
+    # 1000 unconfirmed at once, capped by the engine's chunk_size: more hides latency; as many may be resent.
     confirm_window: int = Field(1000, ge=1, le=65_535)
     # 60 s: a dead TCP connection is noticed within about twice this; 0 turns heartbeats off.
     heartbeat: int = Field(60, ge=0, le=3600)
