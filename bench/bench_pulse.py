@@ -11,10 +11,11 @@ to a durable topic exchange with a durable queue bound to it (`#`), as a Pulse c
   time as the engine does (`chunk_size`, 500 by default). Each call returns only once all its
   messages are confirmed, so every chunk ends by draining the pipeline: small chunks cost more.
 
-Each is run `--repeat` times, interleaved, on a warm connection; the median rate counts. The queue
-is purged between runs. Prints a table and one JSON line.
+Each is run `--repeat` times, interleaved in a rotating order, on a warm connection; the queue is
+purged before each run. Reported: the median rate of each, and the median of the per-round ratios.
+Prints a table and one JSON line.
 
-    .venv/bin/python bench/bench_pulse.py [--messages 20000] [--window 1000] [--chunks 500 5000]
+    .venv/bin/python bench/bench_pulse.py [--messages 10000] [--window 1000] [--chunks 500 5000]
                                           [--queue durable|transient|none]
 """
 
@@ -142,7 +143,7 @@ def connector_send(connector: object, messages: list, chunk: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--one-confirm-messages", type=int, default=2_000, help="fewer: it is slow")
     parser.add_argument(
         "--window", type=int, default=1000, help="unconfirmed messages, for bare and connector"
@@ -150,7 +151,7 @@ def main() -> int:
     parser.add_argument(
         "--chunks", type=int, nargs="+", default=[500, 5000], help="send() sizes; 500 is the engine's default"
     )
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument(
         "--queue",
         choices=["durable", "transient", "none"],
@@ -190,8 +191,11 @@ def main() -> int:
         )
     rates: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     try:
-        for _ in range(args.repeat):  # interleaved, so that a busy moment of the machine hits all alike
-            for name, run, count in runs:
+        for round_ in range(args.repeat):
+            # Interleaved, so that a busy moment of the machine hits all alike, and in a rotating
+            # order, so that none always follows the purge of the biggest queue.
+            shift = round_ % len(runs)
+            for name, run, count in runs[shift:] + runs[:shift]:
                 channel.queue_purge(queue)
                 rates[name].append(count / run())
     finally:
@@ -201,17 +205,23 @@ def main() -> int:
         admin.close()
 
     median = {name: statistics.median(values) for name, values in rates.items()}
+    # The ratio of each round (runs moments apart, under the same load), then the median of those:
+    # steadier than a ratio of medians on a machine whose load changes between rounds.
     ratios = {
         name: {
-            "vs_bare_pipelined": round(median[name] / median["bare pipelined"], 3),
-            "vs_one_confirm_per_message": round(median[name] / median["one confirm per message"], 2),
+            "vs_bare_pipelined": round(
+                statistics.median(_per_round(rates[name], rates["bare pipelined"])), 3
+            ),
+            "vs_one_confirm_per_message": round(
+                statistics.median(_per_round(rates[name], rates["one confirm per message"])), 2
+            ),
         }
         for name in median
         if name.startswith("connector")
     }
     print(
         f"{len(samples):,} persistent messages of {mean_size:,.0f} bytes on average; queue: {args.queue}; "
-        f"window {args.window}; {args.repeat} interleaved runs each, median"
+        f"window {args.window}; {args.repeat} interleaved rounds; medians of rates and of per-round ratios"
     )
     print(f"{'publisher':<26}{'msg/s':>9}   {'× bare':>7} {'× one-by-one':>13}   runs")
     for name, values in rates.items():
@@ -239,6 +249,10 @@ def main() -> int:
         )
     )
     return 0
+
+
+def _per_round(values: list[float], reference: list[float]) -> list[float]:
+    return [v / r for v, r in zip(values, reference, strict=True)]
 
 
 if __name__ == "__main__":
