@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING, Any
 import pika
 
 from bugzilla_push.connectors import ConnectionInfo
+from bugzilla_push.model import PushRow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from bugzilla_push.store import Store
 
 AMQP_HOST = os.environ.get("BUGZILLA_PUSH_TEST_AMQP_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("BUGZILLA_PUSH_TEST_AMQP_PORT", "5672"))
@@ -209,3 +212,24 @@ def dedup_keeps_order(received: list[int], expected: list[int], window: int) -> 
         assert received[:cut] + received[cut + resent :] == expected, "the resent ids are not one run"
         assert received[cut : cut + resent] == received[cut - resent : cut], "the resent run is not a repeat"
     return resent
+
+
+def rows(store: Store) -> list[PushRow]:
+    return [
+        PushRow(*r)
+        for r in store.query("SELECT id, push_ts, payload, change_set, routing_key FROM push ORDER BY id")
+    ]
+
+
+def is_public_or_privacy_transition(row: PushRow) -> bool:
+    """The spec's privacy rule, read straight from the payload."""
+    body = json.loads(row.payload)
+    target = body[body["event"]["target"]]
+    bug = target.get("bug") if isinstance(target.get("bug"), dict) else {}
+    private = bool(target.get("is_private") or bug.get("is_private"))
+    return not private or row.routing_key.endswith(".modify:is_private")
+
+
+def public_ids(store: Store) -> list[int]:
+    """The pending ids the Pulse connector should publish, in order."""
+    return [r.id for r in rows(store) if is_public_or_privacy_transition(r)]

@@ -30,8 +30,11 @@ from tests.integration.pulse_support import (
     close_client_connection,
     dedup_keeps_order,
     ensure_broker_running,
+    is_public_or_privacy_transition,
+    public_ids,
     pulse_info,
     rabbitmqctl,
+    rows,
     unique,
 )
 from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle, store_now
@@ -72,27 +75,6 @@ def engine_for(store: Store, clock: FakeClock | None = None, **settings: object)
 
 def pulse(name: str, exchange: str, **extra: object) -> PulseConnector:
     return build_connector(pulse_info(name, exchange, **extra))  # type: ignore[return-value]
-
-
-def rows(store: Store) -> list[PushRow]:
-    return [
-        PushRow(*r)
-        for r in store.query("SELECT id, push_ts, payload, change_set, routing_key FROM push ORDER BY id")
-    ]
-
-
-def is_public_or_privacy_transition(row: PushRow) -> bool:
-    """The spec's privacy rule, read straight from the payload."""
-    body = json.loads(row.payload)
-    target = body[body["event"]["target"]]
-    bug = target.get("bug") if isinstance(target.get("bug"), dict) else {}
-    private = bool(target.get("is_private") or bug.get("is_private"))
-    return not private or row.routing_key.endswith(".modify:is_private")
-
-
-def public_ids(store: Store) -> list[int]:
-    """The pending ids the Pulse connector should publish, in order."""
-    return [r.id for r in rows(store) if is_public_or_privacy_transition(r)]
 
 
 def enqueue_with_big(store: Store, count: int, near: list[int], pad: int) -> list[int]:

@@ -14,10 +14,11 @@ from tests.integration.pulse_support import (
     AMQP_PORT,
     BoundQueue,
     ensure_broker_running,
+    public_ids,
     pulse_conn_json,
+    rows,
     unique,
 )
-from tests.integration.test_pulse_connector import public_ids, rows
 from tests.support import airflow, backlog_ids, enqueue_samples, log_rows, pending_ids
 
 if TYPE_CHECKING:

@@ -34,6 +34,7 @@ from tests.integration.pulse_support import (
     dedup_keeps_order,
     ensure_broker_running,
     port_open,
+    public_ids,
     pulse_info,
     rabbitmqctl,
     start_broker,
@@ -41,7 +42,6 @@ from tests.integration.pulse_support import (
     wait_until,
 )
 from tests.integration.tcp_proxy import FreezableProxy
-from tests.integration.test_pulse_connector import public_ids
 from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle, store_now
 
 if TYPE_CHECKING:
