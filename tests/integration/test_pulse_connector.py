@@ -26,6 +26,7 @@ from bugzilla_push.store import open_store
 from tests.fakes import FakeClock
 from tests.integration.pulse_support import (
     BoundQueue,
+    blocking,
     broker_setting,
     close_client_connection,
     dedup_keeps_order,
@@ -243,43 +244,64 @@ WRONG_PASSWORD = "not-the-password-7f3a"  # a test value that must never show up
 
 
 @pytest.fixture(scope="module")
-def limited_user() -> Iterator[str]:
-    """A user that may read but not configure or write anything in vhost '/'."""
-    user = unique("bp-limited")
-    rabbitmqctl("add_user", user, "limited-pw")
+def limited_users() -> Iterator[dict[str, str]]:
+    """Users of vhost '/' that may not configure anything, or not write anything (password: limited-pw)."""
+    users = {"no-configure": unique("bp-noconf"), "no-write": unique("bp-nowrite")}
+    rabbitmqctl("add_user", users["no-configure"], "limited-pw")
+    rabbitmqctl("add_user", users["no-write"], "limited-pw")
     try:
-        rabbitmqctl("set_permissions", "-p", "/", user, "^$", "^$", ".*")
-        yield user
+        rabbitmqctl("set_permissions", "-p", "/", users["no-configure"], "^$", ".*", ".*")
+        rabbitmqctl("set_permissions", "-p", "/", users["no-write"], ".*", "^$", ".*")
+        yield users
     finally:
-        rabbitmqctl("delete_user", user)
+        for user in users.values():
+            rabbitmqctl("delete_user", user)
+
+
+@pytest.fixture(scope="module")
+def forbidden_vhost() -> Iterator[str]:
+    """A vhost on which guest has no permissions."""
+    vhost = unique("bp-forbidden")
+    rabbitmqctl("add_vhost", vhost)
+    try:
+        yield vhost
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
 
 
 @pytest.mark.parametrize(
     ("case", "fatal", "says"),
     [
-        (
-            "wrong password",
-            True,
-            "refused the login of user 'guest': fix the login or password of Airflow connection 'pulse'",
-        ),
+        ("wrong password", True, "fix the login or password of Airflow connection 'pulse'"),
         ("wrong vhost", True, "virtual host 'no-such-vhost' does not exist"),
+        ("vhost not permitted", True, "may not use virtual host 'bp-forbidden-"),  # 'guest' is *** here
         ("missing exchange", True, "\"declare\": true in the extra of Airflow connection 'pulse'"),
-        ("access refused", True, "may not declare (configure) exchange"),
+        ("exchange of another type", True, "it must be a durable topic exchange"),
+        ("may not configure", True, "may not declare (configure) exchange"),
+        ("may not write", True, "may not publish to (write) exchange"),
         ("connection refused", False, "cannot connect to 127.0.0.1:1: connection refused"),
     ],
-)
+)  # fmt: skip
 def test_broken_configuration_is_classified_and_keeps_every_message(
     store: Store, tmp_path: Path, request: pytest.FixtureRequest, case: str, fatal: bool, says: str
 ) -> None:
-    info = pulse_info("pulse", unique("exchange/guest/test"))
+    exchange = unique("exchange/guest/test")
+    info = pulse_info("pulse", exchange)
     if case == "wrong password":
         info = replace(info, password=WRONG_PASSWORD)
     elif case == "wrong vhost":
         info = replace(info, schema="no-such-vhost")
+    elif case == "vhost not permitted":
+        info = replace(info, schema=request.getfixturevalue("forbidden_vhost"))
     elif case == "missing exchange":
         info = replace(info, extra={**info.extra, "declare": False})
-    elif case == "access refused":
-        info = replace(info, login=request.getfixturevalue("limited_user"), password="limited-pw")
+    elif case == "exchange of another type":
+        with blocking() as conn:
+            conn.channel().exchange_declare(exchange, "fanout", durable=True)
+        request.addfinalizer(BoundQueue(exchange, unique("unused")).delete)
+    elif case.startswith("may not"):
+        user = request.getfixturevalue("limited_users")[case.replace("may not ", "no-")]
+        info = replace(info, login=user, password="limited-pw")
     else:
         info = replace(info, port=1)  # nothing listens there
     ids = enqueue_samples(store, 40, seed=15)

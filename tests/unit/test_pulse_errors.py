@@ -52,7 +52,8 @@ def test_the_root_cause_is_found_under_pikas_wrappers() -> None:
             px.ProbableAccessDeniedError(
                 "ConnectionClosedByBroker: (530) \"NOT_ALLOWED - access to vhost 'bugzilla' refused\""
             ),
-            "user 'bugzilla' may not use virtual host 'bugzilla'",
+            "may not use virtual host 'bugzilla' on pulse.example:5671 "
+            "(NOT_ALLOWED - access to vhost 'bugzilla' refused)",
         ),
         (px.IncompatibleProtocolError("StreamLostError"), "does not speak AMQP 0-9-1"),
     ],

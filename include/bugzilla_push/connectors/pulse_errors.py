@@ -87,9 +87,10 @@ def _reply(exc: BaseException) -> tuple[int | None, str]:
     """Return the broker's (reply code, reply text) if `exc` carries one, else (None, description)."""
     if isinstance(exc, px.ConnectionClosed | px.ChannelClosed):
         return exc.reply_code, exc.reply_text
-    match = re.search(r"\((\d{3})\) ['\"](.*?)['\"]", str(exc))
+    # Wrapped errors carry the broker's reply as text: "(530) 'NOT_ALLOWED - …'" (repr quoting).
+    match = re.search(r"\((\d{3})\) (['\"])(.*?)\2", str(exc))
     if match:
-        return int(match[1]), match[2]
+        return int(match[1]), match[3]
     return None, str(exc) or type(exc).__name__
 
 
