@@ -125,6 +125,7 @@ class Received:
     routing_key: str
     body: dict[str, Any]
     properties: pika.BasicProperties
+    raw: bytes
 
 
 @dataclass
@@ -164,7 +165,9 @@ class BoundQueue:
                 if method is None:
                     return out
                 out.append(
-                    Received(int(properties.message_id), method.routing_key, json.loads(body), properties)
+                    Received(
+                        int(properties.message_id), method.routing_key, json.loads(body), properties, body
+                    )
                 )
 
     def delete(self) -> None:
