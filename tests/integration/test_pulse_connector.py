@@ -286,6 +286,7 @@ def test_broken_configuration_is_classified_and_keeps_every_message(
     store: Store, tmp_path: Path, request: pytest.FixtureRequest, case: str, fatal: bool, says: str
 ) -> None:
     exchange = unique("exchange/guest/test")
+    request.addfinalizer(BoundQueue(exchange, unique("unused")).delete)  # a user may declare it, then fail
     info = pulse_info("pulse", exchange)
     if case == "wrong password":
         info = replace(info, password=WRONG_PASSWORD)
@@ -298,7 +299,6 @@ def test_broken_configuration_is_classified_and_keeps_every_message(
     elif case == "exchange of another type":
         with blocking() as conn:
             conn.channel().exchange_declare(exchange, "fanout", durable=True)
-        request.addfinalizer(BoundQueue(exchange, unique("unused")).delete)
     elif case.startswith("may not"):
         user = request.getfixturevalue("limited_users")[case.replace("may not ", "no-")]
         info = replace(info, login=user, password="limited-pw")
