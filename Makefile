@@ -76,7 +76,7 @@ env: .env
 	  key() { $(PYTHON) -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'; }; \
 	  echo "AIRFLOW_FERNET_KEY=$$(key)"; echo "AIRFLOW_JWT_SECRET=$$(key)"; echo "AIRFLOW_ADMIN_PASSWORD=$$(key)"; \
 	  echo "AIRFLOW_DB_PASSWORD=$$(key)"; echo "BUGZILLA_DB_PASSWORD=$$(key)"; echo "PULSE_PASSWORD=$$(key)"; \
-	  echo "BUGZILLA_PUSH_CONNECTORS=file"; echo "AIRFLOW_UID=$$(id -u)"; } > .env
+	  echo "BUGZILLA_PUSH_CONNECTORS=pulse,elasticsearch,file"; echo "AIRFLOW_UID=$$(id -u)"; } > .env
 	@echo "wrote .env with fresh secrets (docker compose reads it; git ignores it)"
 
 constraints:

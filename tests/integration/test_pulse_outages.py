@@ -161,6 +161,10 @@ def memory_alarm() -> Iterator[None]:
     )
     rabbitmqctl("set_vm_memory_high_watermark", "0.0000001")
     try:
+        # The broker raises the alarm on its next memory check, not at once: wait until it has.
+        wait_until(
+            lambda: "memory" in rabbitmqctl("eval", "rabbit_alarm:get_alarms()."), 30, "the memory alarm"
+        )
         yield
     finally:
         rabbitmqctl(*restore)

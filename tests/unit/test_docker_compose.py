@@ -65,7 +65,7 @@ def test_every_connection_the_dag_needs_is_defined_and_of_a_known_type() -> None
 
     env = airflow_env()
     names = enabled_connectors()
-    assert "file" in names
+    assert names == ["pulse", "elasticsearch", "file"]
     db = Connection.from_uri(substituted(env["AIRFLOW_CONN_BUGZILLA_DB"]), conn_id="bugzilla_db")
     assert (db.conn_type, db.host, db.schema) == ("postgres", "bugzilla-db", "bugs")
     for name in names:
