@@ -95,3 +95,28 @@ def airflow(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -
         timeout=timeout,
         check=False,
     )
+
+
+def run_dag(
+    source: str, connectors: str, expect_success: bool = True, **env: str
+) -> subprocess.CompletedProcess:
+    """`airflow dags test bugzilla_push` on `source` with these connectors and extra environment."""
+    result = airflow(
+        "dags",
+        "test",
+        "bugzilla_push",
+        env={"AIRFLOW_CONN_BUGZILLA_DB": source, "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": connectors, **env},
+    )
+    if expect_success:
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records a file connector wrote, in order (every line must be whole JSON)."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def delivered_ids(path: Path) -> list[int]:
+    """Push ids in the order a file connector wrote them (none if it wrote nothing)."""
+    return [record["push_id"] for record in read_jsonl(path)]

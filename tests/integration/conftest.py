@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
+from bugzilla_push.store import open_store
+from tests.fakes import FakeClock
 from tests.support import airflow
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from bugzilla_push.store import Store
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A store with the schema on a fresh database of each kind (`db_url` is parametrised)."""
+    with open_store(db_url) as s:
+        s.create_schema()
+        yield s
+
+
+@pytest.fixture
+def source(pg_url: str) -> str:
+    """Bugzilla's database for DAG-level tests: a fresh PostgreSQL database with the push tables."""
+    with open_store(pg_url) as s:
+        s.create_schema()
+    return pg_url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(scope="session")

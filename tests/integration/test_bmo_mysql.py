@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bugzilla_push.store import open_store
-from tests.support import airflow, enqueue_samples, pending_ids
+from tests.support import airflow, delivered_ids, enqueue_samples, pending_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,10 +54,6 @@ def table_definitions(url: str) -> dict[str, str]:
             t: re.sub(r" AUTO_INCREMENT=\d+", "", store.query(f"SHOW CREATE TABLE {t}")[0][1])
             for t in BMO_TABLES
         }
-
-
-def read_ids(path: Path) -> list[int]:
-    return [json.loads(line)["push_id"] for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @pytest.fixture
@@ -115,7 +111,7 @@ def test_bugzillas_tables_are_drained_in_order_and_left_as_they_were(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
-    assert read_ids(out) == old + pending  # the inherited backlog first, then the new rows, one order
+    assert delivered_ids(out) == old + pending  # the inherited backlog first, then the new rows, one order
     with open_store(bugzilla_db) as store:
         assert pending_ids(store) == []
         assert store.query("SELECT COUNT(*) FROM push_backlog")[0][0] == 0
@@ -149,12 +145,12 @@ def test_a_dag_run_killed_mid_delivery_on_mariadb_loses_nothing(
         start_new_session=True,
     )
     deadline = time.monotonic() + 180
-    while len(read_ids(out)) < 500 and time.monotonic() < deadline and run.poll() is None:
+    while len(delivered_ids(out)) < 500 and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)
     assert run.poll() is None, "the run finished before it could be killed"
     os.killpg(run.pid, signal.SIGKILL)  # the whole run: supervisor and task process
     run.wait()
-    delivered_before = len(read_ids(out))
+    delivered_before = len(delivered_ids(out))
     assert 0 < delivered_before < len(ids)
 
     result = airflow(
@@ -164,7 +160,7 @@ def test_a_dag_run_killed_mid_delivery_on_mariadb_loses_nothing(
         env=settings,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    received = read_ids(out)
+    received = delivered_ids(out)
     assert list(dict.fromkeys(received)) == ids  # nothing lost, order held
     assert len(received) - len(ids) <= chunk  # re-sent at most one chunk, recognisable by push id
     with open_store(mysql_url) as store:

@@ -19,8 +19,8 @@ from bugzilla_push.engine import Engine
 from bugzilla_push.store import NewMessage, open_store
 from tests.conftest import ROOT
 from tests.fakes import ScriptedConnector
-from tests.integration.worker import CONNECTORS, delivered_ids
-from tests.support import backlog_ids, enqueue_samples, pending_ids, run_cycle, store_now
+from tests.integration.worker import CONNECTORS
+from tests.support import backlog_ids, delivered_ids, enqueue_samples, pending_ids, run_cycle, store_now
 
 if TYPE_CHECKING:
     from pathlib import Path

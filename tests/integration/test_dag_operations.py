@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture
-def source(pg_url: str) -> str:
-    with open_store(pg_url) as store:
-        store.create_schema()
-    return pg_url
-
-
 class StatsdListener:
     """A UDP socket on loopback that keeps every StatsD line it receives (a real peer, not a mock)."""
 

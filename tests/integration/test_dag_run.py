@@ -12,24 +12,12 @@ import pytest
 
 from bugzilla_push.store import open_store
 from tests.conftest import ROOT
-from tests.support import airflow, enqueue_samples, pending_ids
+from tests.support import airflow, enqueue_samples, pending_ids, read_jsonl, run_dag
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def source(pg_url: str) -> Iterator[str]:
-    with open_store(pg_url) as store:
-        store.create_schema()
-    return pg_url
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_dag_test_delivers_in_order_and_fails_the_run_for_a_broken_connector(
@@ -75,17 +63,7 @@ def test_airflow_dags_test_command_on_postgres_empties_push_in_order(
     out = tmp_path / "file.jsonl"
     with open_store(source) as store:
         ids = enqueue_samples(store, 2000)
-    result = airflow(
-        "dags",
-        "test",
-        "bugzilla_push",
-        env={
-            "AIRFLOW_CONN_BUGZILLA_DB": source,
-            "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "file",
-            "AIRFLOW_CONN_FILE": f"fs://?path={out}",
-        },
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_dag(source, "file", AIRFLOW_CONN_FILE=f"fs://?path={out}")
     assert [r["push_id"] for r in read_jsonl(out)] == ids
     with open_store(source) as store:
         assert pending_ids(store) == []

@@ -29,13 +29,13 @@ from tests.es_support import (
     snapshot,
     sources,
 )
-from tests.fakes import FakeClock
 from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from bugzilla_push.store import Store
+    from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,6 @@ def store(pg_url: str) -> Iterator[Store]:
     with open_store(pg_url) as s:
         s.create_schema()
         yield s
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def engine_for(store: Store, clock: FakeClock, chunk_size: int = 100) -> Engine:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,24 +19,9 @@ from bugzilla_push.store import Commit, NewMessage, Store, open_store
 from tests.fakes import FakeClock, ScriptedConnector, always, fail_at
 from tests.support import backlog_ids, clear, enqueue_samples, log_rows, pending_ids, run_cycle, store_now
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 pytestmark = pytest.mark.integration
 
 BATCH = 12
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def engine_for(store: Store, clock: FakeClock, **settings: object) -> Engine:

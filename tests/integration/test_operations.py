@@ -11,29 +11,15 @@ import pytest
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import Result
-from bugzilla_push.store import NewMessage, open_store
+from bugzilla_push.store import NewMessage
 from bugzilla_push.store.operations import NotFound, Operations
 from tests.fakes import FakeClock, ScriptedConnector, always, fail_at
 from tests.support import backlog_ids, enqueue_samples, run_cycle, store_now
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from bugzilla_push.store import Store
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def engine_for(store: Store, clock: FakeClock) -> Engine:

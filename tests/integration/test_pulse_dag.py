@@ -19,7 +19,7 @@ from tests.integration.pulse_support import (
     rows,
     unique,
 )
-from tests.support import airflow, backlog_ids, enqueue_samples, log_rows, pending_ids
+from tests.support import airflow, backlog_ids, delivered_ids, enqueue_samples, log_rows, pending_ids, run_dag
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,21 +34,10 @@ def rabbitmq() -> None:
 
 
 @pytest.fixture
-def source(pg_url: str) -> str:
-    with open_store(pg_url) as store:
-        store.create_schema()
-    return pg_url
-
-
-@pytest.fixture
 def queue() -> Iterator[BoundQueue]:
     bound = BoundQueue(unique("exchange/guest/bugzilla"), unique("bp-pulse")).declare()
     yield bound
     bound.delete()
-
-
-def file_ids(path: Path) -> list[int]:
-    return [json.loads(line)["push_id"] for line in path.read_text().splitlines()]
 
 
 def test_ten_thousand_messages_reach_pulse_in_order_persistent_and_without_private_bugs(
@@ -60,16 +49,11 @@ def test_ten_thousand_messages_reach_pulse_in_order_persistent_and_without_priva
         transitions = [r.id for r in rows(store) if r.routing_key.endswith(".modify:is_private")]
     # The connection as an operator writes it: a URI with the vhost as its path, options as its query.
     uri = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/%2F?exchange={quote(queue.exchange, safe='')}"
-    result = airflow(
-        "dags",
-        "test",
-        "bugzilla_push",
-        env={
-            "AIRFLOW_CONN_BUGZILLA_DB": source,
-            "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "pulse,file",
-            "AIRFLOW_CONN_PULSE": uri,
-            "AIRFLOW_CONN_FILE": f"fs://?path={tmp_path / 'file.jsonl'}",
-        },
+    result = run_dag(
+        source,
+        "pulse,file",
+        AIRFLOW_CONN_PULSE=uri,
+        AIRFLOW_CONN_FILE=f"fs://?path={tmp_path / 'file.jsonl'}",
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
@@ -82,7 +66,7 @@ def test_ten_thousand_messages_reach_pulse_in_order_persistent_and_without_priva
     assert len(skipped) > 500  # private bugs (and private comments) were in the stream, and are not there
     assert transitions
     assert set(transitions) <= {m.message_id for m in received}  # privacy changes themselves are
-    assert file_ids(tmp_path / "file.jsonl") == ids
+    assert delivered_ids(tmp_path / "file.jsonl") == ids
     with open_store(source) as store:
         assert pending_ids(store) == []
         assert dict(log_rows(store, "pulse")) == {i: 2 if i in skipped else 1 for i in ids}
@@ -136,7 +120,7 @@ def test_each_broken_pulse_connection_fails_with_what_to_fix_and_loses_nothing(
     assert "does not exist (NOT_FOUND - no exchange" in output
     assert f"{fatal}pulse_refused" not in output  # transient: the task succeeds and the connector backs off
     assert WRONG_PASSWORD not in output
-    assert file_ids(tmp_path / "file.jsonl") == ids  # the healthy connector delivered everything
+    assert delivered_ids(tmp_path / "file.jsonl") == ids  # the healthy connector delivered everything
     with open_store(source) as store:
         assert pending_ids(store) == []
         for name in broken:

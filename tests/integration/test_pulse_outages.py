@@ -42,7 +42,15 @@ from tests.integration.pulse_support import (
     wait_until,
 )
 from tests.integration.tcp_proxy import FreezableProxy
-from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle, store_now
+from tests.support import (
+    backlog_ids,
+    delivered_ids,
+    enqueue_samples,
+    log_rows,
+    pending_ids,
+    run_cycle,
+    store_now,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -97,10 +105,6 @@ class StopsBrokerMidFlight(ConfirmingPublisher):
             wait_until(lambda: not port_open(), 60, "the broker to stop listening")
 
 
-def file_ids(path: Path) -> list[int]:
-    return [json.loads(line)["push_id"] for line in path.read_text().splitlines()]
-
-
 def test_broker_stopped_mid_batch_loses_nothing_keeps_order_and_drains_after_restart(
     store: Store, queue: BoundQueue, tmp_path: Path
 ) -> None:
@@ -120,7 +124,7 @@ def test_broker_stopped_mid_batch_loses_nothing_keeps_order_and_drains_after_res
         assert spy.stopper is not None
         spy.stopper.join(timeout=120)
         assert spy.in_flight_at_stop > 0  # the broker went down with messages unconfirmed
-        assert file_ids(tmp_path / "file.jsonl") == ids  # the file connector is unaffected
+        assert delivered_ids(tmp_path / "file.jsonl") == ids  # the file connector is unaffected
         assert reports["pulse"].state == "backing_off"
         assert 0 < reports["pulse"].sent < len(expected)
         failed_at, result = log_rows(store, "pulse")[-1]
@@ -136,7 +140,7 @@ def test_broker_stopped_mid_batch_loses_nothing_keeps_order_and_drains_after_res
         reports, _ = run_cycle(engine, [pulse, file])
         assert "connection refused" in (reports["pulse"].error or "")
         assert backlog_ids(store, "pulse") == ids[ids.index(failed_at) :] + more
-        assert file_ids(tmp_path / "file.jsonl") == ids + more
+        assert delivered_ids(tmp_path / "file.jsonl") == ids + more
     finally:
         start_broker()
     clock.advance(30)  # past the second backoff (25 s)

@@ -11,24 +11,14 @@ import pytest
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import PushRow, Result, parse_message
-from bugzilla_push.store import open_store
 from bugzilla_push.store.replays import ReplayError, Replays, Selector
 from tests.fakes import FakeClock, ScriptedConnector, fail_at
 from tests.support import enqueue_samples, run_cycle
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from bugzilla_push.store import Store
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
 
 
 def engine_for(store: Store, clock: FakeClock, **settings: object) -> Engine:

@@ -17,19 +17,11 @@ from tests.fakes import ScriptedConnector
 from tests.support import enqueue_samples, run_cycle
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from datetime import datetime
 
     from bugzilla_push.store import Store
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
 
 
 def add_log_rows(store: Store, count: int, when: datetime, connector: str = "old") -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,9 +14,6 @@ from bugzilla_push.store import Commit, NewMessage, Store, open_store
 from bugzilla_push.store.records import LogEntry
 from bugzilla_push.store.schema import BMO_TABLES, MIGRATIONS, OWN_TABLES
 from tests.support import backlog_ids, enqueue_samples, store_now
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +45,6 @@ BMO_COLUMNS = {
         "data",
     },
 }
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
 
 
 def columns(store: Store, table: str) -> set[str]:

@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bugzilla_push.model import Result
-from bugzilla_push.store import Store, open_store
 from tests.doubles.webhook_receiver import Reply, Request, WebhookReceiver
-from tests.fakes import FakeClock
 from tests.integration.webhook_support import (
     KEY,
     bug_of,
@@ -34,25 +32,16 @@ from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from bugzilla_push.store import Store
+    from tests.fakes import FakeClock
+
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
 
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as r:
         yield r
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def test_every_wanted_message_arrives_once_in_push_id_order_with_the_api_key(

@@ -19,13 +19,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
-def source(pg_url: str) -> str:
-    with open_store(pg_url) as store:
-        store.create_schema()
-    return pg_url
-
-
-@pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as r:
         yield r

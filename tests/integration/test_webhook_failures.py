@@ -14,9 +14,7 @@ import pytest
 from bugzilla_push.connectors import ConnectorFatal, ConnectorPaused
 from bugzilla_push.model import Result
 from bugzilla_push.reports import DeliveryReport
-from bugzilla_push.store import Store, open_store
 from tests.doubles.webhook_receiver import Reply, Request, WebhookReceiver, always
-from tests.fakes import FakeClock
 from tests.integration.webhook_support import KEY, engine_for, ids, run, webhook
 from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids
 
@@ -24,25 +22,16 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from bugzilla_push.store import Store
+    from tests.fakes import FakeClock
+
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
 
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as r:
         yield r
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def test_after_a_503_the_rest_waits_and_arrives_in_order_after_the_backoff(

@@ -128,12 +128,5 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
-def delivered_ids(path: Path) -> list[int]:
-    """Push ids in the order a connector's file received them (every line must be whole JSON)."""
-    if not path.exists():
-        return []
-    return [json.loads(line)["push_id"] for line in path.read_text().splitlines()]
-
-
 if __name__ == "__main__":
     sys.exit(main())

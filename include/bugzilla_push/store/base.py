@@ -31,6 +31,7 @@ from bugzilla_push.store.records import (
     Commit,
     ConnectorState,
     Counts,
+    LogEntry,
     NewMessage,
     Progress,
     QueueStatus,
@@ -307,24 +308,7 @@ class Store:
         now = d.to_db(commit.now)
         with self.transaction() as cur:
             if commit.logs:
-                d.bulk_insert(
-                    cur,
-                    "push_log",
-                    LOG_COLUMNS,
-                    [
-                        (
-                            e.row.id,
-                            e.row.change_set,
-                            e.row.routing_key,
-                            c,
-                            d.to_db(e.row.push_ts),
-                            now,
-                            int(e.result),
-                            e.data,
-                        )
-                        for e in commit.logs
-                    ],
-                )
+                self.write_log(cur, c, commit.logs, commit.now)
             if commit.dead:
                 self._insert_dead(cur, c, commit.dead, now)
             if commit.hold:
@@ -375,6 +359,25 @@ class Store:
                         "c": c,
                     },
                 )
+
+    def write_log(self, cur: Any, connector: str, entries: Iterable[LogEntry], now: datetime) -> None:
+        """Append `push_log` rows for delivery attempts, inside the caller's transaction."""
+        d = self.dialect
+        processed = d.to_db(now)
+        rows = [
+            (
+                e.row.id,
+                e.row.change_set,
+                e.row.routing_key,
+                connector,
+                d.to_db(e.row.push_ts),
+                processed,
+                int(e.result),
+                e.data,
+            )
+            for e in entries
+        ]
+        d.bulk_insert(cur, "push_log", LOG_COLUMNS, rows)
 
     def _insert_dead(self, cur: Any, connector: str, dead: list[tuple[PushRow, str]], now: Any) -> None:
         d = self.dialect

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.model import PushRow, Result, parse_message
-from bugzilla_push.store.dialect import BACKLOG_COLUMNS, LOG_COLUMNS
+from bugzilla_push.store.dialect import BACKLOG_COLUMNS
+from bugzilla_push.store.records import LogEntry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -363,23 +364,9 @@ class Operations:
                 "DELETE FROM push_backlog WHERE connector = %(c)s AND message_id = %(m)s",
                 {"c": connector, "m": message_id},
             )
-            self.store.dialect.bulk_insert(
-                cur,
-                "push_log",
-                LOG_COLUMNS,
-                [
-                    (
-                        message_id,
-                        found[3],
-                        found[4],
-                        connector,
-                        self.store.dialect.to_db(self.store.dialect.from_db(found[1])),
-                        self.store.dialect.to_db(now),
-                        int(Result.IGNORED),
-                        f"dropped from the backlog by {actor}",
-                    )
-                ],
-            )
+            row = PushRow(message_id, self.store.dialect.from_db(found[1]), found[2], found[3], found[4])
+            dropped = LogEntry(row, Result.IGNORED, f"dropped from the backlog by {actor}")
+            self.store.write_log(cur, connector, [dropped], now)
             self.store.audit(cur, now, actor, "drop_backlog_message", connector, message_id)
 
     # -- helpers ------------------------------------------------------------------------------

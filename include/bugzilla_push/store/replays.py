@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.model import PushRow
-from bugzilla_push.store.dialect import LOG_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -187,24 +186,10 @@ class Replays:
         d = self.store.dialect
         with self.store.transaction() as cur:
             if logs:
-                d.bulk_insert(
-                    cur,
-                    "push_log",
-                    LOG_COLUMNS,
-                    [
-                        (
-                            e.row.id,
-                            e.row.change_set,
-                            e.row.routing_key,
-                            job.connector,
-                            d.to_db(e.row.push_ts),
-                            d.to_db(now),
-                            int(e.result),
-                            f"replay #{job.id}" + (f": {e.data}" if e.data else ""),
-                        )
-                        for e in logs
-                    ],
-                )
+                marked = [
+                    e._replace(data=f"replay #{job.id}" + (f": {e.data}" if e.data else "")) for e in logs
+                ]
+                self.store.write_log(cur, job.connector, marked, now)
             self.store.execute(
                 cur,
                 "UPDATE push_replay_connector SET through_id = %(through)s, sent = sent + %(sent)s, "
