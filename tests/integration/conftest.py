@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from bugzilla_push.store import Store
+    from tests.doubles.webhook_receiver import WebhookReceiver
+    from tests.integration.pulse_support import BoundQueue
 
 
 @pytest.fixture
@@ -36,6 +38,33 @@ def source(pg_url: str) -> str:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def rabbitmq() -> None:
+    """The broker is up (an earlier test, or a killed one, may have stopped its app)."""
+    from tests.integration.pulse_support import ensure_broker_running
+
+    ensure_broker_running()
+
+
+@pytest.fixture
+def queue(rabbitmq: None) -> Iterator[BoundQueue]:
+    """A queue bound with `#` to a fresh exchange: everything published there, to drain and check."""
+    from tests.integration.pulse_support import BoundQueue, unique
+
+    bound = BoundQueue(unique("exchange/guest/test"), unique("bp-pulse")).declare()
+    yield bound
+    bound.delete()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on loopback (a test double that records requests and answers as scripted)."""
+    from tests.doubles.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as r:
+        yield r
 
 
 @pytest.fixture(scope="session")

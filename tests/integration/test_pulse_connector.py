@@ -30,7 +30,6 @@ from tests.integration.pulse_support import (
     broker_setting,
     close_client_connection,
     dedup_keeps_order,
-    ensure_broker_running,
     is_public_or_privacy_transition,
     public_ids,
     pulse_info,
@@ -47,19 +46,7 @@ if TYPE_CHECKING:
     from bugzilla_push.connectors.rabbitmq import PulseConnector
     from bugzilla_push.store import Store
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", autouse=True)
-def rabbitmq() -> None:
-    ensure_broker_running()
-
-
-@pytest.fixture
-def bound() -> Iterator[BoundQueue]:
-    queue = BoundQueue(unique("exchange/guest/test"), unique("bp-pulse")).declare()
-    yield queue
-    queue.delete()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("rabbitmq")]
 
 
 @pytest.fixture
@@ -102,15 +89,15 @@ def row_of(message: dict) -> PushRow:
 
 
 def test_delivers_persistent_json_in_push_id_order_and_skips_private_bugs(
-    store: Store, bound: BoundQueue
+    store: Store, queue: BoundQueue
 ) -> None:
     enqueue_samples(store, 2000, seed=11, private_ratio=0.15)
     pending = rows(store)
     expected = [r for r in pending if is_public_or_privacy_transition(r)]
-    with pulse("pulse", bound.exchange) as connector:
+    with pulse("pulse", queue.exchange) as connector:
         reports, _ = run_cycle(engine_for(store), [connector])
 
-    received = bound.drain()
+    received = queue.drain()
     assert [m.message_id for m in received] == [r.id for r in expected]
     skipped = {r.id for r in pending} - {r.id for r in expected}
     assert len(skipped) > 50  # private bugs and private comments were really there
@@ -129,14 +116,14 @@ def test_delivers_persistent_json_in_push_id_order_and_skips_private_bugs(
     assert transitions  # the privacy changes themselves are published
 
 
-def test_confirms_are_pipelined_up_to_the_window_on_one_connection(store: Store, bound: BoundQueue) -> None:
+def test_confirms_are_pipelined_up_to_the_window_on_one_connection(store: Store, queue: BoundQueue) -> None:
     enqueue_samples(store, 3000, seed=12)
     expected = public_ids(store)
-    with pulse("pulse", bound.exchange, confirm_window=64) as connector:
+    with pulse("pulse", queue.exchange, confirm_window=64) as connector:
         run_cycle(engine_for(store), [connector])
         assert connector.publisher.peak_in_flight == 64  # many in flight, never more than the window
         assert connector.publisher.connections_opened == 1  # six send() calls, one connection
-    assert [m.message_id for m in bound.drain()] == expected
+    assert [m.message_id for m in queue.drain()] == expected
 
 
 def test_unroutable_messages_are_delivered_as_far_as_pulse_is_concerned() -> None:
@@ -165,15 +152,15 @@ def test_the_connections_vhost_is_used(store: Store) -> None:
         rabbitmqctl("delete_vhost", vhost)
 
 
-def test_a_connection_the_broker_closed_while_idle_is_reopened_without_a_failure(bound: BoundQueue) -> None:
+def test_a_connection_the_broker_closed_while_idle_is_reopened_without_a_failure(queue: BoundQueue) -> None:
     name = unique("pulse")[:32]
     messages = [parse_message(r, 10**7) for r in sample_rows(40)]
-    with pulse(name, bound.exchange) as connector:
+    with pulse(name, queue.exchange) as connector:
         assert connector.send(messages[:20]) == [OK] * 20
         close_client_connection(f"bugzilla-push {name}")
         assert connector.send(messages[20:]) == [OK] * 20
         assert connector.publisher.connections_opened == 2
-    assert [m.message_id for m in bound.drain()] == list(range(1, 41))
+    assert [m.message_id for m in queue.drain()] == list(range(1, 41))
 
 
 def test_a_nack_stops_delivery_there_and_the_rest_follows_in_order(store: Store) -> None:
@@ -207,14 +194,14 @@ def test_a_nack_stops_delivery_there_and_the_rest_follows_in_order(store: Store)
 
 
 def test_a_message_over_the_brokers_size_limit_is_dead_lettered_and_the_rest_delivered(
-    store: Store, bound: BoundQueue
+    store: Store, queue: BoundQueue
 ) -> None:
     limit = 64 * 1024
     with broker_setting("max_message_size", limit):  # 128 MiB here by default; new channels read it
         big = enqueue_with_big(store, 1500, near=[700, 1210], pad=100_000)
         expected = [i for i in public_ids(store) if i not in big]
         total = len(pending_ids(store))
-        with pulse("pulse", bound.exchange, confirm_window=500) as connector:
+        with pulse("pulse", queue.exchange, confirm_window=500) as connector:
             reports, final = run_cycle(engine_for(store, chunk_size=1000), [connector])
             assert connector.publisher.broker_max_body == limit  # learned from the 406, then checked first
     dead = store.query("SELECT message_id, reason FROM push_dead_letter WHERE connector = 'pulse' ORDER BY 1")
@@ -222,22 +209,22 @@ def test_a_message_over_the_brokers_size_limit_is_dead_lettered_and_the_rest_del
     assert all(f"over the broker's limit of {limit:,}" in reason for _, reason in dead)
     assert reports["pulse"].dead == 2
     assert reports["pulse"].state == "done"
-    dedup_keeps_order([m.message_id for m in bound.drain()], expected, window=500)
+    dedup_keeps_order([m.message_id for m in queue.drain()], expected, window=500)
     assert backlog_ids(store, "pulse") == []
     assert pending_ids(store) == []
     assert final.deleted == total
 
 
 def test_max_message_bytes_dead_letters_a_big_message_without_sending_it(
-    store: Store, bound: BoundQueue
+    store: Store, queue: BoundQueue
 ) -> None:
     big = enqueue_with_big(store, 30, near=[10], pad=20_000)
     expected = [i for i in public_ids(store) if i not in big]
-    with pulse("pulse", bound.exchange, max_message_bytes=10_000) as connector:
+    with pulse("pulse", queue.exchange, max_message_bytes=10_000) as connector:
         reports, _ = run_cycle(engine_for(store), [connector])
         assert connector.publisher.broker_max_body is None  # the broker never saw it
     assert reports["pulse"].dead == 1
-    assert [m.message_id for m in bound.drain()] == expected
+    assert [m.message_id for m in queue.drain()] == expected
 
 
 WRONG_PASSWORD = "not-the-password-7f3a"  # a test value that must never show up anywhere

@@ -13,7 +13,6 @@ from tests.integration.pulse_support import (
     AMQP_HOST,
     AMQP_PORT,
     BoundQueue,
-    ensure_broker_running,
     public_ids,
     pulse_conn_json,
     rows,
@@ -22,22 +21,9 @@ from tests.integration.pulse_support import (
 from tests.support import airflow, backlog_ids, delivered_ids, enqueue_samples, log_rows, pending_ids, run_dag
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def rabbitmq() -> None:
-    ensure_broker_running()
-
-
-@pytest.fixture
-def queue() -> Iterator[BoundQueue]:
-    bound = BoundQueue(unique("exchange/guest/bugzilla"), unique("bp-pulse")).declare()
-    yield bound
-    bound.delete()
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("rabbitmq")]
 
 
 def test_ten_thousand_messages_reach_pulse_in_order_persistent_and_without_private_bugs(

@@ -32,13 +32,11 @@ from tests.integration.pulse_support import (
     AMQP_PORT,
     BoundQueue,
     dedup_keeps_order,
-    ensure_broker_running,
     port_open,
     public_ids,
     pulse_info,
     rabbitmqctl,
     start_broker,
-    unique,
     wait_until,
 )
 from tests.integration.tcp_proxy import FreezableProxy
@@ -60,19 +58,7 @@ if TYPE_CHECKING:
 
     from bugzilla_push.store import Store
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def rabbitmq() -> None:
-    ensure_broker_running()
-
-
-@pytest.fixture
-def queue() -> Iterator[BoundQueue]:
-    bound = BoundQueue(unique("exchange/guest/test"), unique("bp-pulse")).declare()
-    yield bound
-    bound.delete()
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("rabbitmq")]
 
 
 @pytest.fixture

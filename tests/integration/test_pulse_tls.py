@@ -18,9 +18,7 @@ from tests.integration.pulse_support import (
     AMQP_HOST,
     AMQP_PORT,
     BoundQueue,
-    ensure_broker_running,
     pulse_info,
-    unique,
 )
 from tests.integration.tcp_proxy import FreezableProxy
 from tests.support import store_now
@@ -29,19 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def rabbitmq() -> None:
-    ensure_broker_running()
-
-
-@pytest.fixture
-def queue() -> Iterator[BoundQueue]:
-    bound = BoundQueue(unique("exchange/guest/test"), unique("bp-pulse")).declare()
-    yield bound
-    bound.delete()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("rabbitmq")]
 
 
 @pytest.fixture

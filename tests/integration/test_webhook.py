@@ -30,18 +30,10 @@ from tests.integration.webhook_support import (
 from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from bugzilla_push.store import Store
     from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as r:
-        yield r
 
 
 def test_every_wanted_message_arrives_once_in_push_id_order_with_the_api_key(

@@ -19,19 +19,12 @@ from tests.integration.webhook_support import KEY, engine_for, ids, run, webhook
 from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from bugzilla_push.store import Store
     from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as r:
-        yield r
 
 
 def test_after_a_503_the_rest_waits_and_arrives_in_order_after_the_backoff(
