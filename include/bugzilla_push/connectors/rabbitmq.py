@@ -22,7 +22,6 @@ import pika
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bugzilla_push.connectors.base import (
-    OK,
     ConnectionInfo,
     Connector,
     ConnectorConfigError,
@@ -158,9 +157,9 @@ class PulseConnector(Connector):
         if report.failure is None:
             return report.outcomes
         detail = redact(report.failure.detail, self._password)
-        if report.failure.fatal and OK not in report.outcomes:
+        if report.failure.fatal:
             log.error("%s: %s", self.name, detail)
-            raise ConnectorFatal(detail)
+            raise ConnectorFatal(detail, outcomes=report.outcomes)  # what was confirmed before counts
         log.warning(
             "%s: stopped after %d of %d messages: %s", self.name, len(report.outcomes), len(batch), detail
         )
