@@ -27,12 +27,15 @@ MYSQL_PORT = int(os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_PORT", "3306"))
 MYSQL_USER = os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_USER", "root")
 
 os.environ["AIRFLOW_HOME"] = str(ROOT)
+# Each pytest-xdist worker (gw0, gw1, …) gets Airflow metadata of its own, so DAG runs never meet.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 os.environ.setdefault(
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     os.environ.get(
         "BUGZILLA_PUSH_TEST_AIRFLOW_DB",
         f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test",
-    ),
+    )
+    + (f"_{_WORKER}" if _WORKER else ""),
 )
 os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(ROOT / "var" / "test-logs")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -115,3 +118,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = create_database(request.param, tmp_path)
     yield url
     drop_database(url)
+
+
+# Tests that stop or reconfigure the shared RabbitMQ broker must not overlap with any other test that
+# uses it: with `--dist loadgroup` every test touching the broker runs on the same worker, in turn.
+BROKER_FIXTURES = frozenset({"rabbitmq", "queue"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if BROKER_FIXTURES & set(getattr(item, "fixturenames", ())) or "pulse" in item.module.__name__:
+            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
