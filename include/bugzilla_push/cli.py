@@ -1,4 +1,4 @@
-"""`bugzilla-push`: the operator's command line (schema, enqueue, status, check, samples)."""
+"""`bugzilla-push`: the operator's command line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bugzilla_push.engine import utcnow
@@ -71,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--warn", type=int, default=500, help="warn at this many waiting messages (BMO: 500)")
     p.add_argument("--crit", type=int, default=750, help="critical at this many waiting messages (BMO: 750)")
+    p.add_argument(
+        "--warn-age",
+        type=int,
+        default=600,
+        help="warn when the oldest waiting message is this many seconds old",
+    )
+    p.add_argument("--crit-age", type=int, default=1800, help="critical at this age, in seconds")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("pause", help="pause a connector: its messages wait in its backlog until resumed")
@@ -134,11 +142,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    if args.crit < args.warn:
-        raise ValueError("--crit must not be below --warn")
+    if args.crit < args.warn or args.crit_age < args.warn_age:
+        raise ValueError("--crit must not be below --warn, nor --crit-age below --warn-age")
     with connect(args) as store:
         status = store.status(args.connector)
-    code, text = check_status(status, args.connector, args.warn, args.crit)
+    code, text = check_status(
+        status, args.connector, Thresholds(args.warn, args.crit, args.warn_age, args.crit_age), utcnow()
+    )
     print(f"{NAGIOS[code]} - {text}")
     return code
 
@@ -307,15 +317,39 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
         console.print(table)
 
 
-def check_status(status: QueueStatus, connectors: list[str], warn: int, crit: int) -> tuple[int, str]:
-    """Nagios code and text: the worst of the pending queue and each connector's backlog."""
-    depths = {"push queue": status.pending}
-    names = connectors or list(status.connectors)
-    for name in names:
+@dataclass(frozen=True)
+class Thresholds:
+    """Nagios thresholds: waiting messages (BMO's 500 and 750) and the oldest one's age in seconds."""
+
+    warn: int = 500
+    crit: int = 750
+    warn_age: int = 600
+    crit_age: int = 1800
+
+
+def check_status(
+    status: QueueStatus, connectors: list[str], limits: Thresholds, now: datetime
+) -> tuple[int, str]:
+    """Nagios code and text: the worst of the pending queue's and each connector's depth and age."""
+    queues: dict[str, tuple[int, datetime | None]] = {
+        "push queue": (status.pending, status.pending_oldest_ts)
+    }
+    for name in connectors or list(status.connectors):
         info = status.connectors.get(name)
-        depths[f"{name} backlog"] = info.backlog if info else 0
-    code = 0
-    for depth in depths.values():
-        code = max(code, 2 if depth >= crit else 1 if depth >= warn else 0)
-    text = ", ".join(f"{what} {depth:,}" for what, depth in depths.items())
-    return code, f"{text} (warn {warn:,}, crit {crit:,})"
+        queues[f"{name} backlog"] = (info.backlog, info.oldest_ts) if info else (0, None)
+    code, parts = 0, []
+    for what, (depth, oldest) in queues.items():
+        age = int((now - oldest).total_seconds()) if oldest and depth else 0
+        code = max(
+            code,
+            2
+            if depth >= limits.crit or age >= limits.crit_age
+            else 1
+            if depth >= limits.warn or age >= limits.warn_age
+            else 0,
+        )
+        parts.append(f"{what} {depth:,}" + (f" (oldest {age:,} s)" if age else ""))
+    return code, (
+        f"{', '.join(parts)} (warn {limits.warn:,} or {limits.warn_age:,} s, crit {limits.crit:,} or "
+        f"{limits.crit_age:,} s)"
+    )

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
-from bugzilla_push.cli import InputError, check_status, parse_enqueue_input
+from bugzilla_push.cli import InputError, Thresholds, check_status, parse_enqueue_input
 from bugzilla_push.store.records import ConnectorStatus, QueueStatus
 
 PAYLOAD = {
@@ -55,22 +56,42 @@ def test_bad_input_names_the_line(text: str, error: str) -> None:
         parse_enqueue_input(text)
 
 
-def _status(pending: int, **backlogs: int) -> QueueStatus:
-    return QueueStatus(pending, None, {n: ConnectorStatus(n, backlog=b) for n, b in backlogs.items()})
+NOW = datetime(2026, 11, 27, 12, 0, 0)
+
+
+def _status(pending: int, oldest_age: int = 0, **backlogs: int) -> QueueStatus:
+    oldest = NOW - timedelta(seconds=oldest_age) if pending else None
+    return QueueStatus(pending, oldest, {n: ConnectorStatus(n, backlog=b) for n, b in backlogs.items()})
 
 
 @pytest.mark.parametrize(
     ("pending", "backlog", "code"),
     [(0, 0, 0), (10, 499, 0), (10, 500, 1), (10, 749, 1), (10, 750, 2), (800, 0, 2), (600, 0, 1)],
 )
-def test_check_thresholds(pending: int, backlog: int, code: int) -> None:
-    got, text = check_status(_status(pending, pulse=backlog), [], 500, 750)
+def test_check_depth_thresholds_are_bmos(pending: int, backlog: int, code: int) -> None:
+    got, text = check_status(_status(pending, pulse=backlog), [], Thresholds(), NOW)
     assert got == code
     assert f"pulse backlog {backlog:,}" in text
 
 
+@pytest.mark.parametrize(("age", "code"), [(0, 0), (599, 0), (600, 1), (1799, 1), (1800, 2)])
+def test_check_age_thresholds(age: int, code: int) -> None:
+    got, text = check_status(_status(3, oldest_age=age), [], Thresholds(), NOW)
+    assert got == code
+    assert ("oldest" in text) == (age > 0)
+
+
+def test_an_old_backlog_message_counts_too() -> None:
+    status = QueueStatus(
+        0, None, {"pulse": ConnectorStatus("pulse", backlog=2, oldest_ts=NOW - timedelta(hours=1))}
+    )
+    code, text = check_status(status, [], Thresholds(), NOW)
+    assert code == 2
+    assert "pulse backlog 2 (oldest 3,600 s)" in text
+
+
 def test_check_of_a_named_connector_without_backlog_is_ok() -> None:
-    code, text = check_status(_status(0, pulse=900), ["file"], 500, 750)
+    code, text = check_status(_status(0, pulse=900), ["file"], Thresholds(), NOW)
     assert code == 0
     assert "pulse" not in text
     assert "file backlog 0" in text

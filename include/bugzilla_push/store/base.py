@@ -555,12 +555,14 @@ class Store:
         self, now: datetime, connector: str, state: str, counts: Counts, transient: int, millis: int
     ) -> None:
         """Sample a connector after a delivery: what it did, and its backlog depth and oldest message."""
+        # The name goes in twice: PostgreSQL gives a parameter one type, and these two uses differ.
         self.execute_one(
             self.STATS_INSERT
-            + "SELECT %(now)s, %(c)s, %(state)s, %(sent)s, %(ignored)s, %(dead)s, %(held)s, "
+            + "SELECT %(now)s, %(name)s, %(state)s, %(sent)s, %(ignored)s, %(dead)s, %(held)s, "
             "%(transient)s, COUNT(*), MIN(push_ts), %(millis)s FROM push_backlog WHERE connector = %(c)s",
             {
                 "now": self.dialect.to_db(now),
+                "name": connector,
                 "c": connector,
                 "state": state[:16],
                 "sent": counts.sent,

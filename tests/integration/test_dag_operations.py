@@ -1,0 +1,177 @@
+"""Operating the DAG: a paused connector's task is skipped, metrics reach StatsD, backfill runs replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from unittest import mock
+
+import pytest
+
+from bugzilla_push.store import open_store
+from bugzilla_push.store.replays import Replays
+from bugzilla_push.tasks import RunInfo, read_pending
+from tests.conftest import ROOT
+from tests.support import airflow, enqueue_samples, pending_ids
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def source(pg_url: str) -> str:
+    with open_store(pg_url) as store:
+        store.create_schema()
+    return pg_url
+
+
+class StatsdListener:
+    """A UDP socket on loopback that keeps every StatsD line it receives (a real peer, not a mock)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            self.lines.extend(data.decode().splitlines())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+    def values(self, name: str) -> list[str]:
+        return [line.split(":", 1)[1] for line in self.lines if line.split(":", 1)[0] == name]
+
+
+@pytest.fixture
+def statsd() -> Iterator[StatsdListener]:
+    listener = StatsdListener()
+    yield listener
+    listener.close()
+
+
+def test_a_paused_connector_is_skipped_and_metrics_reach_statsd(
+    airflow_db: None, source: str, tmp_path: Path, statsd: StatsdListener
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    out, kept = tmp_path / "file.jsonl", tmp_path / "kept.jsonl"
+    with open_store(source) as store:
+        ids = enqueue_samples(store, 120)
+        store.set_paused(
+            "archive", True, "admin", datetime(2026, 11, 27), reason="disk swap on the archive host"
+        )
+    env = {
+        "AIRFLOW_CONN_BUGZILLA_DB": source,
+        "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "file,archive",
+        "AIRFLOW_CONN_FILE": f"fs://?path={out}",
+        "AIRFLOW_CONN_ARCHIVE": f"fs://?path={kept}",
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+    }
+    with mock.patch.dict(os.environ, env):
+        import bugzilla_push.hooks.metrics as metrics
+
+        metrics._initialized = False  # pick up this test's [metrics] settings
+        dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("bugzilla_push")
+        run = dag.test()
+        states = {
+            (ti.task_id, ti.rendered_map_index or ti.map_index): ti.state for ti in run.get_task_instances()
+        }
+    assert states[("deliver", "archive")] == "skipped"
+    assert states[("deliver", "file")] == "success"
+    assert run.state == "success"  # paused on purpose is not a failure
+    assert [json.loads(line)["push_id"] for line in out.read_text().splitlines()] == ids
+    assert not kept.exists()
+    with open_store(source) as store:
+        assert pending_ids(store) == []
+        held = store.query("SELECT COUNT(*) FROM push_backlog WHERE connector = 'archive'")[0][0]
+    assert held == len(ids)  # waiting for the resume, not lost
+
+    def wait_for(name: str) -> list[str]:
+        deadline = datetime.now() + timedelta(seconds=10)
+        while not statsd.values(name) and datetime.now() < deadline:
+            threading.Event().wait(0.05)
+        return statsd.values(name)
+
+    assert wait_for("airflow.bugzilla_push.file.sent") == [f"{len(ids)}|c"]
+    assert wait_for("airflow.bugzilla_push.file.backlog") == ["0|g"]
+    assert wait_for("airflow.bugzilla_push.archive.backlog") == [f"{len(ids)}|g"]
+    assert wait_for("airflow.bugzilla_push.pending") == ["0|g"]
+    assert wait_for("airflow.bugzilla_push.file.batch_duration")[0].endswith("|ms")
+    age = wait_for("airflow.bugzilla_push.archive.backlog_oldest_age")
+    assert age
+    assert float(age[0].split("|")[0]) >= 0
+
+
+def test_a_backfill_run_replays_its_interval_and_reads_no_new_rows(source: str) -> None:
+    with open_store(source) as store:
+        pending = enqueue_samples(store, 5)
+    start = datetime(2026, 11, 27, 10, 0)
+    run = RunInfo(
+        "backfill__2026-11-27T10:01:00+00:00", "backfill", (start, start + timedelta(minutes=1)), "admin"
+    )
+    env = {"AIRFLOW_CONN_BUGZILLA_DB": source, "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "file,pulse"}
+    with mock.patch.dict(os.environ, env):
+        plan = read_pending({"connectors": ["pulse"]}, run, "bugzilla_db")
+    assert [p["connector"] for p in plan] == ["pulse"]
+    assert plan[0]["batch"]["batch_id"] == 0  # no live batch in a backfill run
+    with open_store(source) as store:
+        assert pending_ids(store) == pending
+        job = Replays(store).recent()[0]
+    assert job["selector"] == "pushed 2026-11-27 10:00:00 to 2026-11-27 10:01:00"
+    assert [c["connector"] for c in job["connectors"]] == ["pulse"]
+    assert job["requested_by"].startswith("admin (backfill run")
+
+
+def test_a_manual_replay_with_a_bad_window_fails_clearly(source: str) -> None:
+    env = {"AIRFLOW_CONN_BUGZILLA_DB": source, "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "file"}
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with mock.patch.dict(os.environ, env), pytest.raises(AirflowFailException, match="window is empty"):
+        read_pending(
+            {"replay_since": "2026-11-27T10:00:00Z", "replay_until": "2026-11-27T09:00:00Z"},
+            RunInfo("manual__1", "manual"),
+            "bugzilla_db",
+        )
+    with mock.patch.dict(os.environ, env), pytest.raises(AirflowFailException, match="is not a date"):
+        read_pending({"replay_since": "yesterday"}, RunInfo("manual__2", "manual"), "bugzilla_db")
+
+
+def test_purge_old_rows_runs_in_the_dag(airflow_db: None, source: str) -> None:
+    with open_store(source) as store, store.transaction() as cur:
+        old = store.dialect.to_db(datetime(2020, 1, 1))
+        store.execute(
+            cur,
+            "INSERT INTO push_log (message_id, change_set, routing_key, connector, push_ts, "
+            "processed_ts, result, data) VALUES (1, '1.1', 'bug.create', 'file', %(t)s, %(t)s, 1, NULL)",
+            {"t": old},
+        )
+    result = airflow(
+        "tasks", "test", "bugzilla_push", "purge_old_rows", env={"AIRFLOW_CONN_BUGZILLA_DB": source}
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "purged 1 rows older than 7 days" in result.stdout + result.stderr
+    with open_store(source) as store:
+        assert store.query("SELECT COUNT(*) FROM push_log")[0][0] == 0
