@@ -21,12 +21,12 @@ def create_app() -> FastAPI:
     """Build the console's app: its routes, error pages and security headers; no OpenAPI pages."""
     from fastapi import FastAPI, HTTPException
 
-    from bugzilla_push.console import routes
+    from bugzilla_push.console import routes, security
 
     app = FastAPI(title="Bugzilla push console", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(routes.router)
-    app.add_exception_handler(HTTPException, routes.http_error)
-    app.middleware("http")(routes.security_headers)
+    app.add_exception_handler(HTTPException, security.http_error)
+    app.middleware("http")(security.security_headers)
     return app
 
 

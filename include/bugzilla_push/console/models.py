@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 
 def _utc(value: datetime) -> datetime:
-    """The store's naive UTC times become aware ones, so they are sent with a `Z`."""
+    """Make the store's naive UTC times aware, so that they are sent with a `Z`."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -283,7 +283,7 @@ class NoArguments(BaseModel):
 class PauseRequest(NoArguments):
     """Why the connector is paused; shown to everyone until it is resumed."""
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class ActionResult(Model):

@@ -1,9 +1,7 @@
 """The console's endpoints: the page, reads through `Operations`, and audited actions.
 
-Every route sits behind Airflow's authentication (a JWT: the UI's `_token` cookie or a Bearer
-token) and authorisation on the `bugzilla_push` DAG: reading needs GET on the DAG, reading
-payloads GET on its task logs (payloads may hold private bugs), and acting PUT on the DAG — what
-pausing the DAG itself needs. Actions are POSTs that also pass :func:`same_origin`.
+Routes stay thin: they check access (`security`), open the push tables for the request, call
+`Operations`, and answer with a model (`models`). Reads answer GET; actions are POSTs.
 """
 
 from __future__ import annotations
@@ -16,15 +14,14 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
 
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002 - FastAPI reads it at run time
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import Response
 
 from bugzilla_push.connectors.base import redact
 from bugzilla_push.console import models
+from bugzilla_push.console.security import can_act, can_read, can_read_payloads, same_origin
 from bugzilla_push.engine import utcnow
 from bugzilla_push.hooks.connectors import enabled_connectors
 from bugzilla_push.hooks.db import BugzillaDbHook, BugzillaDbNotConfigured
@@ -32,59 +29,12 @@ from bugzilla_push.store.operations import NotFound, Operations
 from bugzilla_push.store.replays import Replays
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
-DAG_ID = "bugzilla_push"
-CSRF_HEADER = "X-Bugzilla-Push-Console"  # a header a cross-site form cannot send at all
 STATIC = {"console.js": "text/javascript", "charts.js": "text/javascript", "console.css": "text/css"}
 CONNECTOR = r"^[A-Za-z0-9_.-]{1,32}$"  # a connection id that fits BMO's varchar(32)
-PAGE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-)
-
-can_read = requires_access_dag("GET", param_dag_id=DAG_ID)
-can_read_payloads = requires_access_dag("GET", DagAccessEntity.TASK_LOGS, DAG_ID)
-can_act = requires_access_dag("PUT", param_dag_id=DAG_ID)
-
-
-def same_origin(request: Request) -> None:
-    """Refuse a POST that another site's page could have made the browser send with the user's cookie.
-
-    A form can post neither JSON nor a custom header, and a script of another origin can send them
-    only after a CORS preflight, which this app never grants. The `Origin` (or `Referer`) must also
-    be this server's own. A client without either header must authenticate with a Bearer token
-    (which a browser never attaches on its own), not with the session cookie.
-    """
-    if request.headers.get(CSRF_HEADER) != "1":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"actions need the header {CSRF_HEADER}: 1")
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != "application/json":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "actions need a JSON body (application/json)")
-    source = request.headers.get("origin")
-    if source is None and (referer := request.headers.get("referer")):
-        parts = urlsplit(referer)
-        source = f"{parts.scheme}://{parts.netloc}"
-    if source is None:
-        if request.headers.get("authorization", "").lower().startswith("bearer "):
-            return
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "a browser's action must say where it comes from")
-    if source.lower() not in _own_origins(request):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"cross-site action refused (from {source[:100]})")
-
-
-def _own_origins(request: Request) -> set[str]:
-    own = {f"{request.url.scheme}://{request.url.netloc}".lower()}
-    from airflow.configuration import conf
-
-    base_url = conf.get("api", "base_url", fallback="") or ""
-    if base_url.startswith(("http://", "https://")):
-        parts = urlsplit(base_url)
-        own.add(f"{parts.scheme}://{parts.netloc}".lower())
-    return own
-
 
 Reader = [Depends(can_read)]
 Actor = [Depends(can_act), Depends(same_origin)]  # in this order: 401/403 before any other check
@@ -137,7 +87,7 @@ ConnectorName = Annotated[str, Path(pattern=CONNECTOR, description="the connecto
 
 
 def _enabled() -> tuple[list[str], str | None]:
-    """The Variable `bugzilla_push_connectors`, read as the API server reads Variables."""
+    """Read the Variable `bugzilla_push_connectors` (in the API server: environment, then the database)."""
     try:
         return enabled_connectors(), None
     except Exception as exc:  # noqa: BLE001 - shown on the page instead of failing it
@@ -149,13 +99,13 @@ def _enabled() -> tuple[list[str], str | None]:
 
 @router.get("/", include_in_schema=False, dependencies=Reader)
 def page() -> Response:
-    """The console page itself (HTML; its script and style come from /static)."""
+    """Serve the console page (HTML; its script and style come from /static)."""
     return _asset("index.html", "text/html; charset=utf-8")
 
 
 @router.get("/static/{name}", include_in_schema=False, dependencies=Reader)
 def static(name: str) -> Response:
-    """The page's script and style sheet (nothing else is served from the package)."""
+    """Serve the page's scripts and style sheet (nothing else is served from the package)."""
     if name not in STATIC:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no such file: {name[:64]}")
     return _asset(name, f"{STATIC[name]}; charset=utf-8")
@@ -166,46 +116,12 @@ def _asset(name: str, media_type: str) -> Response:
     return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
-async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Add headers that keep every answer of the console from being sniffed, framed or cached."""
-    response = await call_next(request)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["Content-Security-Policy"] = PAGE_POLICY
-    return response
-
-
-def http_error(request: Request, exc: Exception) -> Response:
-    """Answer errors as JSON, except on the page itself: a person gets a sentence and a way to log in."""
-    assert isinstance(exc, HTTPException)
-    if request.url.path.rstrip("/") == request.scope.get("root_path", "").rstrip("/") and exc.status_code in (
-        status.HTTP_401_UNAUTHORIZED,
-        status.HTTP_403_FORBIDDEN,
-    ):
-        return HTMLResponse(_error_page(exc.status_code), exc.status_code, headers=exc.headers)
-    return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-
-
-def _error_page(code: int) -> str:
-    text = (
-        "Your Airflow session has ended, or you have not logged in yet."
-        if code == status.HTTP_401_UNAUTHORIZED
-        else "Your Airflow account may not read the bugzilla_push DAG, which the push console needs."
-    )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bugzilla push</title></head>'
-        f"<body><h1>Bugzilla push</h1><p>{text}</p>"
-        '<p><a href="../" target="_top">Open Airflow and log in</a></p></body></html>'
-    )
-
-
 # -- reads ----------------------------------------------------------------------------------------
 
 
 @router.get("/api/me", dependencies=Reader)
 def me(request: Request, user: GetUserDep) -> models.Me:
-    """Who is signed in, and whether the page should offer actions and payloads."""
+    """Say who is signed in, and whether the page should offer actions and payloads."""
 
     def allowed(check: Callable[[Request, Any], None]) -> bool:
         try:
@@ -214,12 +130,14 @@ def me(request: Request, user: GetUserDep) -> models.Me:
             return False
         return True
 
-    return models.Me(user=user.get_name(), can_act=allowed(can_act), can_read_payloads=allowed(can_read_payloads))
+    return models.Me(
+        user=user.get_name(), can_act=allowed(can_act), can_read_payloads=allowed(can_read_payloads)
+    )
 
 
 @router.get("/api/overview", dependencies=Reader)
 def overview(ops: Ops) -> models.Overview:
-    """The pending queue, and each connector: state, backlog, backoff, errors, last success."""
+    """Show the pending queue, and each connector: state, backlog, backoff, errors, last success."""
     enabled, error = _enabled()
     data = ops.overview(enabled)
     return models.Overview.model_validate(
@@ -238,9 +156,11 @@ def history(
     hours: Annotated[int, Query(ge=1, le=168)] = 24,
     bucket_minutes: Annotated[int, Query(ge=1, le=1440)] = 10,
 ) -> models.History:
-    """Delivered messages and backlog depth per time bucket and connector (the charts' data)."""
+    """Count delivered messages and backlog depth per time bucket and connector (the charts)."""
     if hours * 60 // bucket_minutes > 2000:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at most 2,000 buckets: use larger buckets")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "at most 2,000 buckets: use larger buckets"
+        )
     return models.History.model_validate({**ops.history(hours, bucket_minutes), "hours": hours})
 
 
@@ -250,7 +170,7 @@ def pending(
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     after_id: Annotated[int | None, Query(ge=0)] = None,
 ) -> models.QueuePage:
-    """Messages not yet handed to the connectors, oldest first."""
+    """List the messages not yet handed to the connectors, oldest first."""
     page = ops.pending(limit, after_id)
     return _queue_page(None, page.rows, page.has_more)
 
@@ -262,7 +182,7 @@ def backlog(
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     after_id: Annotated[int | None, Query(ge=0)] = None,
 ) -> models.QueuePage:
-    """A connector's backlog in the order it will be sent."""
+    """List a connector's backlog in the order it will be sent."""
     page = ops.backlog(name, limit, after_id)
     return _queue_page(name, page.rows, page.has_more)
 
@@ -282,7 +202,7 @@ def dead_letters(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> models.DeadLetterPage:
-    """Messages the connectors gave up on, newest first, with the reason."""
+    """List the messages the connectors gave up on, newest first, with the reason."""
     page = ops.dead_letters(connector, limit, offset)
     return models.DeadLetterPage(
         rows=[models.DeadLetter.model_validate(r) for r in page.rows], offset=offset, has_more=page.has_more
@@ -295,13 +215,15 @@ def delivery_log(
     connector: Annotated[str | None, Query(pattern=CONNECTOR)] = None,
     result: Annotated[int | None, Query(ge=1, le=6, description="1 OK … 6 BLOCKED")] = None,
     routing_key: Annotated[str | None, Query(max_length=64, description="prefix, e.g. bug.modify")] = None,
-    since: Annotated[datetime | None, Query(description="processed at or after (ISO 8601; UTC if no zone)")] = None,
+    since: Annotated[
+        datetime | None, Query(description="processed at or after (ISO 8601; UTC if no zone)")
+    ] = None,
     until: Annotated[datetime | None, Query(description="processed before")] = None,
     bug_id: Annotated[int | None, Query(ge=1)] = None,
     before_id: Annotated[int | None, Query(ge=1, description="the last row's id: the next page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> models.LogPage:
-    """Delivery attempts (`push_log`), newest first, filtered, a page at a time."""
+    """List delivery attempts (`push_log`), newest first, filtered, a page at a time."""
     page = ops.log(
         connector=connector,
         result=result,
@@ -324,7 +246,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 @router.get("/api/messages/{message_id}", dependencies=[Depends(can_read_payloads)])
 def message(ops: Ops, message_id: Annotated[int, Path(ge=1)]) -> models.Message:
-    """One message wherever it is stored: the payload, its places and its delivery log."""
+    """Show one message wherever it is stored: the payload, its places and its delivery log."""
     data = ops.message(message_id)
     try:
         pretty, is_json = json.dumps(json.loads(data["payload"]), indent=2, ensure_ascii=False), True
@@ -339,7 +261,7 @@ def audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> models.AuditPage:
-    """Operator actions (console, command line and replays), newest first."""
+    """List operator actions (console, command line and replays), newest first."""
     page = ops.audit_log(limit, offset)
     return models.AuditPage(
         rows=[models.AuditRow.model_validate(r) for r in page.rows], offset=offset, has_more=page.has_more
@@ -348,7 +270,7 @@ def audit(
 
 @router.get("/api/replays", dependencies=Reader)
 def replays(ops: Ops, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> models.Replays:
-    """The latest replays and how far each connector got."""
+    """List the latest replays and how far each connector got."""
     return models.Replays(rows=[models.Replay.model_validate(r) for r in Replays(ops.store).recent(limit)])
 
 
@@ -379,7 +301,9 @@ def resume(ops: Ops, user: GetUserDep, name: ConnectorName, body: models.NoArgum
     """Resume a paused connector (its backoff is cleared too): it sends its backlog on the next run."""
     _require_known(ops, name)
     ops.resume(name, user.get_name())
-    return models.ActionResult(message=f"{name} is resumed; it sends its backlog on the next run", connector=name)
+    return models.ActionResult(
+        message=f"{name} is resumed; it sends its backlog on the next run", connector=name
+    )
 
 
 @router.post("/api/connectors/{name}/reset-backoff", dependencies=Actor)
@@ -389,7 +313,9 @@ def reset_backoff(
     """Let a backing-off connector try again on the next run."""
     _require_known(ops, name)
     ops.reset_backoff(name, user.get_name())
-    return models.ActionResult(message=f"{name}'s backoff is reset; it tries again on the next run", connector=name)
+    return models.ActionResult(
+        message=f"{name}'s backoff is reset; it tries again on the next run", connector=name
+    )
 
 
 @router.post("/api/dead-letters/{dead_letter_id}/retry", dependencies=Actor)
@@ -428,5 +354,7 @@ def drop_backlog_message(
     """Give up on one waiting message: it is logged IGNORED, with who dropped it, and never sent."""
     ops.drop_backlog_message(name, message_id, user.get_name())
     return models.ActionResult(
-        message=f"message {message_id} is dropped from {name}'s backlog", connector=name, message_id=message_id
+        message=f"message {message_id} is dropped from {name}'s backlog",
+        connector=name,
+        message_id=message_id,
     )

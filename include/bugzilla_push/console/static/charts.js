@@ -4,7 +4,7 @@
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 640;
 const HEIGHT = 220;
-const MARGIN = { left: 52, right: 14, top: 12, bottom: 28 };
+const MARGIN = { left: 52, right: 22, top: 12, bottom: 28 };
 export const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
 
 function svg(tag, attrs = {}, text = null) {

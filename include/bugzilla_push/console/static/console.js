@@ -291,7 +291,6 @@ async function showOverview() {
   );
   drawCharts(history);
   if (state.backlogOf) await showBacklog(state.backlogOf, false);
-  $("#updated").textContent = `updated ${utc(now).slice(11)}`;
 }
 
 function drawCharts(history) {
@@ -518,6 +517,7 @@ async function route() {
     else if (current === "log") await showLog();
     else if (current === "message") await showMessage(arg);
     else await showActivity();
+    $("#updated").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
     document.body.dataset.loaded = current;
   } catch (error) {
     document.body.dataset.loaded = `${current}:error`;

@@ -44,7 +44,8 @@ class Day:
     :param xss_message_id: the message whose bug summary is markup; dead-lettered for `file`
     :param xss_dead_letter_id: its dead letter
     :param malformed_message_id: a row that is not JSON; dead-lettered for both connectors
-    :param bug_id: a bug with several messages, for the log's bug filter
+    :param bug_id: a bug with several messages, for the log's bug filter (and replayed)
+    :param delivered: messages the file connector delivered live (not replayed)
     """
 
     xss_message_id: int
@@ -85,7 +86,7 @@ def seed_day(store: Store, end: datetime) -> Day:
 
     def mirror_script(message: PushMessage, attempt: int) -> Outcome:
         hour = (clock.now - start) / timedelta(hours=1)
-        down = 5 <= hour < 8 or hour >= 23.3  # an outage in the morning, and one going on now
+        down = 5 <= hour < 8 or hour >= 22.5  # an outage in the morning, and one going on now
         return Outcome(Result.TRANSIENT, MIRROR_ERROR) if down else OK
 
     def file_script(message: PushMessage, attempt: int) -> Outcome:
@@ -94,9 +95,9 @@ def seed_day(store: Store, end: datetime) -> Day:
     file, mirror = ScriptedConnector("file", file_script), ScriptedConnector("mirror", mirror_script)
     engine = Engine(store, DeliveryConfig(chunk_size=50), clock=clock)
     ops = Operations(store, clock)
-    malformed = bug_id = 0
+    malformed = bug_id = delivered = 0
     step = 0
-    while clock.now < end:
+    while clock.now <= end:
         hour = (clock.now - start) / timedelta(hours=1)
         busy = 1 + math.sin((hour - 8) / 24 * 2 * math.pi)  # quiet at night, busy in the afternoon
         messages = parse_enqueue_input("\n".join(json.dumps(m) for m in sim.messages(2 + round(6 * busy))))
@@ -116,9 +117,13 @@ def seed_day(store: Store, end: datetime) -> Day:
         if step == 45:  # … and resumes it an hour and a half later
             ops.resume("mirror", "alice")
         if step == 72:  # hour 12: a replay of one bug's messages to the file
-            bug_id = next(p["bug"]["id"] for p in map(json.loads, (m.payload for m in messages)) if "bug" in p)
+            first = json.loads(
+                store.query("SELECT payload FROM push_archive ORDER BY message_id LIMIT 1")[0][0]
+            )
+            bug_id = first["bug"]["id"]  # the day's first bug: by now it has a history to replay
             Replays(store).create(clock.now, "bob", ["file"], Selector(bug_ids=(bug_id,)))
-        run_cycle(engine, [file, mirror], owner=f"seed-{step}")
+        reports, _ = run_cycle(engine, [file, mirror], owner=f"seed-{step}")
+        delivered += reports["file"].sent
         clock.advance(STEP.total_seconds())
         step += 1
     dead = store.query(
@@ -129,5 +134,5 @@ def seed_day(store: Store, end: datetime) -> Day:
         xss_dead_letter_id=dead[0][0],
         malformed_message_id=malformed,
         bug_id=bug_id,
-        delivered=len(file.received),
+        delivered=delivered,
     )
