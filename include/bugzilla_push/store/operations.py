@@ -205,7 +205,7 @@ class Operations:
         return page
 
     def pending(self, limit: int = 50, after_id: int | None = None) -> Page:
-        """Messages waiting in `push`, oldest first; page on with `after_id` (the last row's id)."""
+        """List the messages waiting in `push`, oldest first; page on with `after_id` (the last row's id)."""
         rows = self.store.query(
             "SELECT id, push_ts, routing_key, change_set FROM push WHERE id > %(after)s "
             "ORDER BY id LIMIT %(n)s",
@@ -214,7 +214,7 @@ class Operations:
         return self._page(rows, ("message_id", "push_ts", "routing_key", "change_set"), limit)
 
     def backlog(self, connector: str, limit: int = 50, after_id: int | None = None) -> Page:
-        """A connector's waiting messages in the order it will send them; page on with `after_id`."""
+        """List a connector's waiting messages in the order it will send them; page on with `after_id`."""
         rows = self.store.query(
             "SELECT message_id, push_ts, routing_key, change_set, attempts, attempt_ts, last_error "
             "FROM push_backlog WHERE connector = %(c)s AND message_id > %(after)s "

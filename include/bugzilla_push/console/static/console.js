@@ -420,7 +420,7 @@ async function showLog() {
   older.disabled = !page.next_before_id;
   older.onclick = () => {
     state.log.pages.push(page.next_before_id);
-    showLog().catch(showError);
+    showLog().then(() => $("#log-title").scrollIntoView(), showError);
   };
 }
 
@@ -570,7 +570,7 @@ async function start() {
   });
   $("#log-newest").addEventListener("click", () => {
     state.log.pages = [];
-    showLog().catch(showError);
+    showLog().then(() => $("#log-title").scrollIntoView(), showError);
   });
   window.addEventListener("hashchange", () => {
     $("#notice").hidden = true;
