@@ -193,6 +193,27 @@ def test_a_retried_dead_letter_and_a_paused_connector_take_effect_in_the_next_da
         assert audit.first.locator("td").nth(1).text_content() == "admin"
         session.screenshot("08-activity")
 
+        # Give up on the mirror's oldest waiting message, then resume the mirror.
+        frame.get_by_role("link", name="Overview").click()
+        mirror.get_by_role("button", name="Backlog").click()
+        oldest = held_before[0]
+        frame.locator(f"#backlog tr[data-message='{oldest}']").get_by_role("button", name="Drop").click()
+        assert dialog.get_by_role("heading").text_content() == f"Drop message {oldest}?"
+        dialog.get_by_role("button", name="Drop message").click()
+        frame.locator(f"#backlog tr[data-message='{oldest}']").wait_for(state="detached")
+        assert backlog(console, "mirror") == held_before[1:] + new
+        mirror.get_by_role("button", name="Resume").click()
+        dialog.get_by_role("button", name="Resume").click()
+        frame.locator("tr[data-connector=mirror][data-state=active]").wait_for()
+        with console.store() as store:
+            actions = store.query(
+                "SELECT actor, action, connector, message_id FROM push_audit ORDER BY id DESC LIMIT 2"
+            )
+        assert actions == [
+            ("admin", "resume", "mirror", None),
+            ("admin", "drop_backlog_message", "mirror", oldest),
+        ]
+
 
 def run_dag(console: Console) -> dict[tuple[str, str], str]:
     """Run `airflow dags test bugzilla_push`; return its task instances' states by (task, connector)."""
