@@ -39,7 +39,7 @@ from bugzilla_push.connectors.file import FileConnector  # noqa: E402
 from bugzilla_push.engine import Engine, utcnow  # noqa: E402
 from bugzilla_push.samples import BugzillaSimulator  # noqa: E402
 from bugzilla_push.store import NewMessage, Store, open_store  # noqa: E402
-from bugzilla_push.store.base import LOG_COLUMNS  # noqa: E402
+from bugzilla_push.store.dialect import LOG_COLUMNS  # noqa: E402
 from tests.conftest import create_mysql_database, create_pg_database, drop_database  # noqa: E402
 
 

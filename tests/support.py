@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from bugzilla_push.connectors.base import Connector
-    from bugzilla_push.engine import DeliveryReport, Engine, FinalizeReport
+    from bugzilla_push.engine import Engine
+    from bugzilla_push.reports import DeliveryReport, FinalizeReport
     from bugzilla_push.store import Store
 
 

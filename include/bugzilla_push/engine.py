@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from bugzilla_push.backoff import Backoff, next_backoff
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors.base import ConnectorFatal, ConnectorPaused, Outcome, redact
 from bugzilla_push.model import InvalidMessage, Result, parse_message
+from bugzilla_push.reports import DeliveryReport, FinalizeReport
 from bugzilla_push.store.records import (
     PROGRESS_DELIVERING,
     PROGRESS_DONE,
@@ -55,70 +56,6 @@ def utcnow() -> datetime:
 
 def connector_lock(name: str) -> str:
     return f"connector:{name}"
-
-
-@dataclass
-class DeliveryReport:
-    """What one `deliver` did for one connector; small enough for XCom (counts and ids only)."""
-
-    connector: str
-    batch_id: int
-    state: str = "done"  # done | backing_off | blocked | paused | already_done | batch_closed | failed
-    sent: int = 0
-    ignored: int = 0
-    dead: int = 0
-    held: int = 0
-    transient: int = 0
-    replayed: int = 0
-    backlog_sent: int = 0
-    backlog_left: int = 0
-    first_id: int | None = None
-    last_id: int | None = None
-    seconds: float = 0.0
-    error: str | None = None
-    next_attempt_ts: str | None = None
-
-    def add(self, counts: Counts, from_backlog: bool = False) -> None:
-        self.sent += counts.sent
-        self.ignored += counts.ignored
-        self.dead += counts.dead
-        self.held += counts.held
-        if from_backlog:
-            self.backlog_sent += counts.sent
-
-    def summary(self) -> str:
-        """One log line: counts, rate and ids."""
-        handled = self.sent + self.ignored + self.dead
-        rate = handled / self.seconds if self.seconds > 0 else 0.0
-        ids = f"ids {self.first_id}–{self.last_id}" if self.first_id is not None else "no new ids"
-        text = (
-            f"{self.connector}: {self.state}; sent {self.sent:,} (backlog {self.backlog_sent:,}), "
-            f"ignored {self.ignored:,}, dead-lettered {self.dead:,}, held in backlog {self.held:,} "
-            f"(backlog now {self.backlog_left:,}); {ids}; {self.seconds:.2f} s, {rate:,.0f} msg/s"
-        )
-        if self.replayed:
-            text += f"; replayed {self.replayed:,} archived"
-        if self.next_attempt_ts:
-            text += f"; next attempt after {self.next_attempt_ts}"
-        if self.error:
-            text += f"; error: {self.error}"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class FinalizeReport:
-    """What `finalize` did: rows deleted, and rows it held for connectors that did not finish."""
-
-    batch_id: int
-    deleted: int = 0
-    held: dict[str, int] = field(default_factory=dict)
-    already_closed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -266,6 +203,9 @@ class Engine:
             commit.logs = [LogEntry(head[0], Result.TRANSIENT, f"connector-fatal: {error}")]
         self._record(commit, report)
 
+    def _chunk(self, connector: Connector) -> int:
+        return connector.chunk_size or self.config.chunk_size
+
     def _replay(self, connector: Connector, report: DeliveryReport) -> None:
         """Send a slice of the connector's replays: archived messages, in their original order.
 
@@ -276,7 +216,7 @@ class Engine:
         for job in replays.active(connector.name):
             after = job.through_id or 0
             while budget > 0:
-                rows = replays.rows(job.selector, after, min(self.config.chunk_size, budget))
+                rows = replays.rows(job.selector, after, min(self._chunk(connector), budget))
                 if not rows:
                     replays.record(
                         job, self.clock(), job.through_id if after == 0 else after, 0, [], done=True
@@ -316,7 +256,7 @@ class Engine:
             report.state = "backing_off"
             report.next_attempt_ts = backoff.next_attempt_ts.isoformat() if backoff.next_attempt_ts else None
             return True, backoff
-        while rows := self.store.backlog_rows(name, self.config.chunk_size):
+        while rows := self.store.backlog_rows(name, self._chunk(connector)):
             attempt = self._attempt(connector, rows)
             commit = Commit(
                 name,
@@ -343,7 +283,7 @@ class Engine:
         self, batch: Batch, connector: Connector, after: int, backoff: Backoff, report: DeliveryReport
     ) -> None:
         name = connector.name
-        while rows := self.store.batch_rows(batch, after, self.config.chunk_size):
+        while rows := self.store.batch_rows(batch, after, self._chunk(connector)):
             attempt = self._attempt(connector, rows)
             commit = Commit(name, self.clock(), logs=attempt.logs, dead=attempt.dead, counts=attempt.counts)
             if attempt.fatal is not None:

@@ -212,7 +212,7 @@ def finalize(
     if failed:
         raise AirflowFailException(
             f"delivery failed for {', '.join(failed)} (see the deliver task's log); their messages are kept "
-            f"in their backlog ({result.held}); the other connectors were not affected"
+            "in their backlog; the other connectors were not affected"
         )
     return result.to_dict()
 

@@ -11,7 +11,7 @@ import pytest
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.engine import Engine, utcnow
 from bugzilla_push.store import open_store
-from bugzilla_push.store.base import LOG_COLUMNS
+from bugzilla_push.store.dialect import LOG_COLUMNS
 from bugzilla_push.store.retention import log_retention_days, purge
 from tests.fakes import ScriptedConnector
 from tests.support import enqueue_samples, run_cycle

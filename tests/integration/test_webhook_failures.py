@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bugzilla_push.connectors import ConnectorFatal, ConnectorPaused
-from bugzilla_push.engine import DeliveryReport
 from bugzilla_push.model import Result
+from bugzilla_push.reports import DeliveryReport
 from bugzilla_push.store import Store, open_store
 from tests.doubles.webhook_receiver import Reply, Request, WebhookReceiver, always
 from tests.fakes import FakeClock

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors import ConnectionInfo, ConnectorFatal, build_connector
-from bugzilla_push.engine import DeliveryReport, Engine
+from bugzilla_push.engine import Engine
 
 if TYPE_CHECKING:
     from bugzilla_push.connectors.base import Connector
+    from bugzilla_push.reports import DeliveryReport
     from bugzilla_push.store import Store
     from tests.doubles.webhook_receiver import Request
     from tests.fakes import FakeClock

@@ -118,6 +118,9 @@ class Connector(ABC):
 
     kind: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = NoOptions
+    # Messages per send and per commit for this connector; None: the engine's chunk_size. Larger
+    # suits destinations that pipeline (Pulse's confirms); it is also the crash re-send bound.
+    chunk_size: int | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name

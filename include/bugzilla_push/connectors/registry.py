@@ -18,6 +18,8 @@ KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
     "elasticsearch": "bugzilla_push.connectors.elasticsearch:ElasticsearchConnector",
     "http": "bugzilla_push.connectors.webhook:WebhookConnector",
+    "amqp": "bugzilla_push.connectors.rabbitmq:PulseConnector",
+    "amqps": "bugzilla_push.connectors.rabbitmq:PulseConnector",
 }
 
 

@@ -1,166 +1,50 @@
 """The store: set-based access to the push tables, one SQL dialect per database.
 
-SQL common to every database is written here once, in pyformat (`%(name)s`); what differs (DDL,
-upserts, bulk inserts, locks, transactions, timestamps) lives in the dialect modules. Every
-write goes through :meth:`Store.transaction`; every step of delivery is one :class:`Commit`.
+SQL common to every database is written here once, in pyformat (`%(name)s`); what differs lives in
+the dialect modules (:mod:`.dialect`). Every write goes through :meth:`Store.transaction`; every
+step of delivery is one :class:`Commit`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.backoff import Backoff
 from bugzilla_push.model import PushRow
 from bugzilla_push.ranges import IdRanges
+from bugzilla_push.store.dialect import (
+    ARCHIVE_COLUMNS,
+    BACKLOG_COLUMNS,
+    DEAD_COLUMNS,
+    LOG_COLUMNS,
+    MAX_RANGES_PER_STATEMENT,
+    ROW_COLUMNS,
+    Dialect,
+    range_predicate,
+)
 from bugzilla_push.store.records import (
     PROGRESS_PENDING,
     Batch,
     Commit,
     ConnectorState,
-    ConnectorStatus,
     Counts,
     NewMessage,
     Progress,
     QueueStatus,
 )
-from bugzilla_push.store.schema import BMO_TABLES, MIGRATIONS, OWN_INDEXES_ON_BMO_TABLES
+from bugzilla_push.store.schema import apply_migrations, current_version
+from bugzilla_push.store.status import queue_status
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
     from datetime import datetime
 
-MAX_RANGES_PER_STATEMENT = 200  # keeps range predicates (and their parameters) small
-ROW_COLUMNS = "id, push_ts, payload, change_set, routing_key"
-BACKLOG_COLUMNS = "message_id, push_ts, payload, change_set, routing_key, connector, attempts"
-ARCHIVE_COLUMNS = "message_id, push_ts, payload, change_set, routing_key, archived_ts"
-LOG_COLUMNS = (
-    "message_id",
-    "change_set",
-    "routing_key",
-    "connector",
-    "push_ts",
-    "processed_ts",
-    "result",
-    "data",
-)
-DEAD_COLUMNS = (
-    "message_id",
-    "connector",
-    "push_ts",
-    "payload",
-    "change_set",
-    "routing_key",
-    "reason",
-    "failed_ts",
-)
-
 
 class LockTimeout(RuntimeError):
     """Another process holds the lock (it is delivering to this connector right now)."""
-
-
-class Dialect(ABC):
-    """What differs between databases. Subclasses say which isolation level they use and why."""
-
-    name: ClassVar[str]
-    types: ClassVar[dict[str, str]]  # placeholders in schema.py → this database's column types
-    for_update: ClassVar[str] = " FOR UPDATE"
-    upsert_conflict: ClassVar[str] = "ON CONFLICT ({keys}) DO UPDATE SET {sets}"
-
-    def sql(self, text: str) -> str:
-        """Adapt pyformat SQL to the driver's paramstyle."""
-        return text
-
-    def prepare(self, conn: Any) -> Any:
-        """Set the connection up (autocommit, session settings) and return it."""
-        return conn
-
-    def render(self, statement: str) -> str:
-        """Render a schema statement (schema.py) in this database's types."""
-        return statement.format(**self.types)
-
-    def execute_ddl(self, cur: Any, sql: str) -> None:
-        cur.execute(sql)
-
-    @abstractmethod
-    def existing_tables(self, conn: Any, names: Sequence[str]) -> set[str]:
-        """Which of the named tables exist."""
-
-    @abstractmethod
-    @contextmanager
-    def transaction(self, conn: Any) -> Iterator[Any]:
-        """Run the block in one transaction and yield a cursor."""
-
-    @abstractmethod
-    def try_lock(self, conn: Any, name: str) -> bool:
-        """Take the named session lock without waiting; False if someone else holds it."""
-
-    @abstractmethod
-    def unlock(self, conn: Any, name: str) -> None:
-        """Release a lock taken by :meth:`try_lock`."""
-
-    def insert_ignore(self, table: str, columns: str, source: str) -> str:
-        """`INSERT … VALUES/SELECT` that skips rows already present (by a unique index).
-
-        A SELECT source must have a WHERE clause (SQLite's parser needs it before ON CONFLICT).
-        """
-        return f"INSERT INTO {table} ({columns}) {source} ON CONFLICT DO NOTHING"
-
-    @abstractmethod
-    def is_unique_violation(self, exc: BaseException) -> bool:
-        """Whether `exc` is the driver's duplicate-key error."""
-
-    def upsert(self, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
-        values = ", ".join(f"%({c})s" for c in columns)
-        sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        conflict = self.upsert_conflict.format(keys=", ".join(keys), sets=sets)
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) {conflict}"
-
-    def insert_returning_id(self, cur: Any, sql: str, params: dict[str, Any]) -> int:
-        """Run an INSERT of one row and return its new id."""
-        return cur.execute(self.sql(sql + " RETURNING id"), params).fetchone()[0]
-
-    def delete_some(self, table: str, id_column: str, where: str, limit: int) -> str:
-        """Delete at most `limit` rows matching `where`, lowest ids first (one bounded statement)."""
-        return (
-            f"DELETE FROM {table} WHERE {id_column} IN "
-            f"(SELECT {id_column} FROM {table} WHERE {where} ORDER BY {id_column} LIMIT {int(limit)})"
-        )
-
-    def bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        """Insert many rows in as few round trips as the driver allows."""
-        if rows:
-            placeholders = ", ".join(["%s"] * len(columns))
-            cur.executemany(
-                self.sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"), rows
-            )
-
-    def to_db(self, value: datetime | None) -> Any:
-        """Convert a naive UTC datetime for the driver."""
-        return value
-
-    def from_db(self, value: Any) -> datetime | None:
-        """Convert a timestamp column's value to a naive UTC datetime."""
-        return value
-
-
-def _index_table(statement: str) -> str:
-    return statement.split(" ON ", 1)[1].split()[0]
-
-
-def range_predicate(ranges: IdRanges, column: str = "id") -> tuple[str, dict[str, int]]:
-    """`(col BETWEEN lo AND hi OR …)` with its parameters; an empty set matches nothing."""
-    if not ranges:
-        return "1 = 0", {}
-    parts, params = [], {}
-    for n, (lo, hi) in enumerate(ranges.spans):
-        parts.append(f"{column} BETWEEN %(lo{n})s AND %(hi{n})s")
-        params[f"lo{n}"], params[f"hi{n}"] = lo, hi
-    return "(" + " OR ".join(parts) + ")", params
 
 
 class Store:
@@ -206,41 +90,11 @@ class Store:
         self.close()
 
     def schema_version(self) -> int:
-        if not self.dialect.existing_tables(self.conn, ["push_meta"]):
-            return 0
-        rows = self.query("SELECT value FROM push_meta WHERE name = 'schema_version'")
-        return int(rows[0][0]) if rows else 0
+        return current_version(self)
 
     def create_schema(self) -> list[str]:
-        """Create or upgrade the tables (idempotent); return the statements run.
-
-        Tables Bugzilla created already are left exactly as they are: only the indexes this
-        project wants on BMO's tables are skipped for them.
-        """
-        pre_existing = self.dialect.existing_tables(self.conn, BMO_TABLES)
-        current = self.schema_version()
-        applied: list[str] = []
-        with self.transaction() as cur:
-            for version, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                if version == 1:
-                    statements = statements + [
-                        s for s in OWN_INDEXES_ON_BMO_TABLES if _index_table(s) not in pre_existing
-                    ]
-                for statement in statements:
-                    sql = self.dialect.render(statement)
-                    self.dialect.execute_ddl(cur, sql)
-                    applied.append(sql)
-                current = version
-            if applied:
-                self.execute(cur, "DELETE FROM push_meta WHERE name = 'schema_version'")
-                self.execute(
-                    cur,
-                    "INSERT INTO push_meta (name, value) VALUES ('schema_version', %(v)s)",
-                    {"v": str(current)},
-                )
-        return applied
+        """Create or upgrade the tables (idempotent); return the statements run."""
+        return apply_migrations(self)
 
     # -- locks ------------------------------------------------------------------------------
 
@@ -652,85 +506,4 @@ class Store:
 
     def status(self, connectors: Sequence[str] = ()) -> QueueStatus:
         """Pending queue, backlogs, backoff and dead letters, for `status`, `check` and the console."""
-        d = self.dialect
-        pending, oldest = self.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
-        states: dict[str, dict[str, Any]] = {c: {} for c in connectors}
-        for name, depth, first_ts in self.query(
-            "SELECT connector, COUNT(*), MIN(push_ts) FROM push_backlog GROUP BY connector"
-        ):
-            states.setdefault(name, {}).update(backlog=depth, oldest_ts=d.from_db(first_ts))
-        for name, attempts, next_ts in self.query(
-            "SELECT connector, attempts, next_attempt_ts FROM push_backoff"
-        ):
-            if attempts:
-                states.setdefault(name, {}).update(
-                    backoff_attempts=attempts, next_attempt_ts=d.from_db(next_ts)
-                )
-        for name, count in self.query("SELECT connector, COUNT(*) FROM push_dead_letter GROUP BY connector"):
-            states.setdefault(name, {}).update(dead_letters=count)
-        for name, error in self.query(
-            "SELECT connector, last_error FROM push_backlog b WHERE last_error IS NOT NULL AND message_id = "
-            "(SELECT MIN(message_id) FROM push_backlog o WHERE o.connector = b.connector)"
-        ):
-            states.setdefault(name, {}).update(last_error=error)
-        open_rows = self.query(
-            "SELECT id, owner, created_ts, size, first_id, last_id FROM push_run WHERE open_slot = 1"
-        )
-        last_rows = self.query(
-            "SELECT id, owner, created_ts, finished_ts, size, deleted FROM push_run WHERE state = 'done' "
-            "ORDER BY id DESC LIMIT 1"
-        )
-        open_batch = last_run = None
-        if open_rows:
-            i, owner, created, size, first, last = open_rows[0]
-            open_batch = {
-                "id": i,
-                "owner": owner,
-                "created_ts": d.from_db(created),
-                "size": size,
-                "first_id": first,
-                "last_id": last,
-            }
-        if last_rows:
-            i, owner, created, finished, size, deleted = last_rows[0]
-            per_connector = {
-                name: {
-                    "state": state,
-                    "sent": sent,
-                    "ignored": ignored,
-                    "dead": dead,
-                    "held": held,
-                    "error": error,
-                }
-                for name, state, sent, ignored, dead, held, error in self.query(
-                    "SELECT connector, state, sent, ignored, dead, held, error FROM push_run_connector "
-                    "WHERE run_id = %(id)s ORDER BY connector",
-                    {"id": i},
-                )
-            }
-            for name in per_connector:
-                states.setdefault(name, {})
-            last_run = {
-                "id": i,
-                "owner": owner,
-                "created_ts": d.from_db(created),
-                "finished_ts": d.from_db(finished),
-                "size": size,
-                "deleted": deleted,
-                "connectors": per_connector,
-            }
-        dead_letters = [
-            {"message_id": m, "connector": c, "routing_key": k, "reason": r, "failed_ts": d.from_db(ts)}
-            for m, c, k, r, ts in self.query(
-                "SELECT message_id, connector, routing_key, reason, failed_ts FROM push_dead_letter "
-                "ORDER BY id DESC LIMIT 5"
-            )
-        ]
-        return QueueStatus(
-            recent_dead_letters=dead_letters,
-            pending=pending,
-            pending_oldest_ts=d.from_db(oldest),
-            connectors={name: ConnectorStatus(name, **fields) for name, fields in sorted(states.items())},
-            open_batch=open_batch,
-            last_run=last_run,
-        )
+        return queue_status(self, connectors)

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import pymysql
 
-from bugzilla_push.store.base import Dialect
+from bugzilla_push.store.dialect import Dialect
 from bugzilla_push.store.schema import BMO_TABLES
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.model import PushRow, Result, parse_message
-from bugzilla_push.store.base import BACKLOG_COLUMNS, LOG_COLUMNS
+from bugzilla_push.store.dialect import BACKLOG_COLUMNS, LOG_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

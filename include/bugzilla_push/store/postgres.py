@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import errors
 
-from bugzilla_push.store.base import Dialect
+from bugzilla_push.store.dialect import Dialect
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

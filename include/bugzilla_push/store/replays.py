@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.model import PushRow
-from bugzilla_push.store.base import LOG_COLUMNS
+from bugzilla_push.store.dialect import LOG_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

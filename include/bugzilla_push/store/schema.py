@@ -1,4 +1,4 @@
-"""The tables, written once and rendered per dialect.
+"""The tables, written once and rendered per dialect, and the migrations that create them.
 
 BMO's five tables keep Bugzilla's names, columns and indexes so the project can work on a real
 Bugzilla database; the other tables are this project's own. Types are placeholders that each
@@ -6,6 +6,13 @@ dialect maps: {serial}, {ts0} (Bugzilla's DATETIME: whole seconds), {ts} (sub-se
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bugzilla_push.store.dialect import index_table
+
+if TYPE_CHECKING:
+    from bugzilla_push.store.base import Store
 
 BMO_TABLES = ("push", "push_backlog", "push_backoff", "push_options", "push_log")
 OWN_TABLES = (
@@ -188,3 +195,43 @@ OWN_INDEXES_ON_BMO_TABLES = [
     "CREATE INDEX {if_not_exists} push_log_processed_idx ON push_log (processed_ts)",
     "CREATE INDEX {if_not_exists} push_log_connector_idx ON push_log (connector, processed_ts)",
 ]
+
+
+def current_version(store: Store) -> int:
+    """Return the schema version recorded in `push_meta` (0: none of this project's tables yet)."""
+    if not store.dialect.existing_tables(store.conn, ["push_meta"]):
+        return 0
+    rows = store.query("SELECT value FROM push_meta WHERE name = 'schema_version'")
+    return int(rows[0][0]) if rows else 0
+
+
+def apply_migrations(store: Store) -> list[str]:
+    """Create or upgrade the tables (idempotent); return the statements run.
+
+    Tables Bugzilla created already are left exactly as they are: only the indexes this project
+    wants on BMO's tables are skipped for them.
+    """
+    pre_existing = store.dialect.existing_tables(store.conn, BMO_TABLES)
+    current = current_version(store)
+    applied: list[str] = []
+    with store.transaction() as cur:
+        for version, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            if version == 1:
+                statements = statements + [
+                    s for s in OWN_INDEXES_ON_BMO_TABLES if index_table(s) not in pre_existing
+                ]
+            for statement in statements:
+                sql = store.dialect.render(statement)
+                store.dialect.execute_ddl(cur, sql)
+                applied.append(sql)
+            current = version
+        if applied:
+            store.execute(cur, "DELETE FROM push_meta WHERE name = 'schema_version'")
+            store.execute(
+                cur,
+                "INSERT INTO push_meta (name, value) VALUES ('schema_version', %(v)s)",
+                {"v": str(current)},
+            )
+    return applied

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bugzilla_push.store.base import Dialect
+from bugzilla_push.store.dialect import Dialect
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

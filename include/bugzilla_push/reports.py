@@ -1,0 +1,73 @@
+"""What a delivery run reports: small enough for XCom (counts and ids only) and one log line."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bugzilla_push.store.records import Counts
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver` did for one connector; small enough for XCom (counts and ids only)."""
+
+    connector: str
+    batch_id: int
+    state: str = "done"  # done | backing_off | blocked | paused | already_done | batch_closed | failed
+    sent: int = 0
+    ignored: int = 0
+    dead: int = 0
+    held: int = 0
+    transient: int = 0
+    replayed: int = 0
+    backlog_sent: int = 0
+    backlog_left: int = 0
+    first_id: int | None = None
+    last_id: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    next_attempt_ts: str | None = None
+
+    def add(self, counts: Counts, from_backlog: bool = False) -> None:
+        self.sent += counts.sent
+        self.ignored += counts.ignored
+        self.dead += counts.dead
+        self.held += counts.held
+        if from_backlog:
+            self.backlog_sent += counts.sent
+
+    def summary(self) -> str:
+        """One log line: counts, rate and ids."""
+        handled = self.sent + self.ignored + self.dead
+        rate = handled / self.seconds if self.seconds > 0 else 0.0
+        ids = f"ids {self.first_id}–{self.last_id}" if self.first_id is not None else "no new ids"
+        text = (
+            f"{self.connector}: {self.state}; sent {self.sent:,} (backlog {self.backlog_sent:,}), "
+            f"ignored {self.ignored:,}, dead-lettered {self.dead:,}, held in backlog {self.held:,} "
+            f"(backlog now {self.backlog_left:,}); {ids}; {self.seconds:.2f} s, {rate:,.0f} msg/s"
+        )
+        if self.replayed:
+            text += f"; replayed {self.replayed:,} archived"
+        if self.next_attempt_ts:
+            text += f"; next attempt after {self.next_attempt_ts}"
+        if self.error:
+            text += f"; error: {self.error}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FinalizeReport:
+    """What `finalize` did: rows deleted, and rows it held for connectors that did not finish."""
+
+    batch_id: int
+    deleted: int = 0
+    held: dict[str, int] = field(default_factory=dict)
+    already_closed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
