@@ -159,3 +159,40 @@ def test_a_message_shows_where_it_waits_and_its_payload_as_stored(store: Store, 
     ]
     with pytest.raises(NotFound):
         ops.message(push_id + 1000)
+
+
+def test_the_pending_queue_and_a_backlog_page_oldest_first(store: Store, clock: FakeClock) -> None:
+    ids = enqueue_samples(store, 7)
+    ops = Operations(store, clock)
+    first = ops.pending(limit=4)
+    assert ([r["message_id"] for r in first.rows], first.has_more) == (ids[:4], True)
+    rest = ops.pending(limit=4, after_id=first.rows[-1]["message_id"])
+    assert ([r["message_id"] for r in rest.rows], rest.has_more) == (ids[4:], False)
+    assert set(first.rows[0]) == {"message_id", "push_ts", "routing_key", "change_set"}
+
+    run_cycle(engine_for(store, clock), [ScriptedConnector("pulse", always(Result.TRANSIENT, "down"))])
+    assert ops.pending().rows == []
+    waiting = ops.backlog("pulse", limit=5)
+    assert ([r["message_id"] for r in waiting.rows], waiting.has_more) == (ids[:5], True)
+    assert (waiting.rows[0]["attempts"], waiting.rows[0]["last_error"]) == (1, "down")
+    assert waiting.rows[0]["attempt_ts"] == clock.now
+    assert waiting.rows[1]["attempt_ts"] is None
+    more = ops.backlog("pulse", limit=5, after_id=waiting.rows[-1]["message_id"])
+    assert [r["message_id"] for r in more.rows] == ids[5:]
+    assert ops.backlog("file").rows == []
+
+
+def test_the_routing_key_filter_is_a_plain_prefix(store: Store, clock: FakeClock) -> None:
+    keys = ["bug.modify:cf_status_firefox", "bug.modify:cf%status", "bug.modify:cfXstatus", "bug.create"]
+    payload = '{"bug": {"id": 1}, "event": {"action": "modify", "target": "bug"}}'
+    store.enqueue([NewMessage(payload, key, "1.1") for key in keys], store_now())
+    run_cycle(engine_for(store, clock), [ScriptedConnector("file")])
+    ops = Operations(store, clock)
+
+    def found(prefix: str) -> list[str]:
+        return sorted(r["routing_key"] for r in ops.log(routing_key=prefix, limit=500).rows)
+
+    assert found("bug.modify:cf_") == ["bug.modify:cf_status_firefox"]  # '_' is no wildcard …
+    assert found("bug.modify:cf%") == ["bug.modify:cf%status"]  # … nor is '%'
+    assert found("bug.modify:cf!") == []
+    assert found("bug.") == sorted(keys)

@@ -161,8 +161,9 @@ class Operations:
             clauses.append("result = %(r)s")
             params["r"] = int(Result(result))
         if routing_key:
-            clauses.append("routing_key LIKE %(k)s")
-            params["k"] = routing_key.replace("%", r"\%").replace("_", r"\_") + "%"
+            # '!' escapes: a backslash is no escape character in SQLite and is one in MySQL literals.
+            clauses.append("routing_key LIKE %(k)s ESCAPE '!'")
+            params["k"] = routing_key.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
         if since:
             clauses.append("processed_ts >= %(since)s")
             params["since"] = d.to_db(since)
@@ -203,6 +204,29 @@ class Operations:
         for row in page.rows:
             row["result_name"] = Result(row["result"]).name
         return page
+
+    def pending(self, limit: int = 50, after_id: int | None = None) -> Page:
+        """List the messages waiting in `push`, oldest first; page on with `after_id` (the last row's id)."""
+        rows = self.store.query(
+            "SELECT id, push_ts, routing_key, change_set FROM push WHERE id > %(after)s "
+            "ORDER BY id LIMIT %(n)s",
+            {"after": after_id or 0, "n": _limit(limit) + 1},
+        )
+        return self._page(rows, ("message_id", "push_ts", "routing_key", "change_set"), limit)
+
+    def backlog(self, connector: str, limit: int = 50, after_id: int | None = None) -> Page:
+        """List a connector's waiting messages in the order it will send them; page on with `after_id`."""
+        rows = self.store.query(
+            "SELECT message_id, push_ts, routing_key, change_set, attempts, attempt_ts, last_error "
+            "FROM push_backlog WHERE connector = %(c)s AND message_id > %(after)s "
+            "ORDER BY message_id LIMIT %(n)s",
+            {"c": connector, "after": after_id or 0, "n": _limit(limit) + 1},
+        )
+        return self._page(
+            rows,
+            ("message_id", "push_ts", "routing_key", "change_set", "attempts", "attempt_ts", "last_error"),
+            limit,
+        )
 
     def message_ids_for_bug(self, bug_id: int) -> list[int]:
         """Push ids of messages about a bug, among those still stored (pending, backlog, dead, archive)."""
