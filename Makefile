@@ -47,14 +47,16 @@ run: install
 	@echo; echo "The file connector's output (var/bugzilla_push/file.jsonl), last 3 lines, cut to 160 columns:"
 	@tail -n 3 var/bugzilla_push/file.jsonl | cut -c1-160
 
+PYTEST_WORKERS ?= 2
+
 test: install up
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-unit: install
 	$(BIN)/pytest tests/unit tests/dags
 
 test-integration: install up
-	$(BIN)/pytest -m integration
+	$(BIN)/pytest -m integration -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check dags include plugins tests bench scripts
