@@ -78,8 +78,9 @@ def test_schema_upgrades_an_older_version_in_place(store: Store) -> None:
     applied = store.create_schema()
     assert applied
     assert all("push_run " not in sql for sql in applied)  # version 1 is not applied again
-    assert store.schema_version() == 2
+    assert store.schema_version() == MIGRATIONS[-1][0]
     assert store.dialect.existing_tables(store.conn, added_in_2) == set(added_in_2)
+    assert "push_log_message_idx" in store.dialect.existing_indexes(store.conn, "push_log")  # ours: indexed
     assert [r[0] for r in store.query("SELECT id FROM push ORDER BY id")] == ids  # nothing lost
 
 
@@ -181,3 +182,20 @@ def test_status_reports_queue_backlogs_backoff_and_dead_letters(store: Store) ->
     assert pulse.next_attempt_ts == datetime(2030, 1, 1)
     assert pulse.last_error == "connection refused"
     assert status.connectors["file"].backlog == 0
+
+
+def test_each_delivery_leaves_a_statistics_sample(store: Store) -> None:
+    from bugzilla_push.store.records import Counts
+
+    enqueue_samples(store, 3)
+    store.record(
+        Commit(
+            "pulse", store_now(), hold=IdRanges.from_ids([r[0] for r in store.query("SELECT id FROM push")])
+        )
+    )
+    store.record_stats(store_now(), "pulse", "backing_off", Counts(sent=2, held=3), transient=1, millis=15)
+    store.record_queue_stats(store_now())
+    rows = store.query(
+        "SELECT connector, state, sent, held, transient, depth, millis FROM push_stats ORDER BY id"
+    )
+    assert rows == [("pulse", "backing_off", 2, 3, 1, 3, 15), ("*", "queue", 0, 0, 0, 3, 0)]

@@ -70,6 +70,10 @@ class Dialect(ABC):
         """Which of the named tables exist."""
 
     @abstractmethod
+    def existing_indexes(self, conn: Any, table: str) -> set[str]:
+        """Return the names of the table's indexes."""
+
+    @abstractmethod
     @contextmanager
     def transaction(self, conn: Any) -> Iterator[Any]:
         """Run the block in one transaction and yield a cursor."""

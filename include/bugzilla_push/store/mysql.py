@@ -128,6 +128,15 @@ class MysqlDialect(Dialect):
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, pymysql.err.IntegrityError) and exc.args[0] == DUPLICATE_KEY
 
+    def existing_indexes(self, conn: Any, table: str) -> set[str]:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT DISTINCT index_name FROM information_schema.statistics "
+                "WHERE table_schema = DATABASE() AND table_name = %s",
+                (table,),
+            )
+            return {r[0] for r in cur.fetchall()}
+
     def existing_tables(self, conn: Any, names: Sequence[str]) -> set[str]:
         marks = ", ".join(["%s"] * len(names))
         with conn.cursor() as cur:

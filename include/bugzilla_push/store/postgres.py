@@ -66,6 +66,14 @@ class PostgresDialect(Dialect):
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, errors.UniqueViolation)
 
+    def existing_indexes(self, conn: Any, table: str) -> set[str]:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s",
+                (table,),
+            )
+            return {r[0] for r in cur.fetchall()}
+
     def existing_tables(self, conn: Any, names: Sequence[str]) -> set[str]:
         with conn.cursor() as cur:
             cur.execute(

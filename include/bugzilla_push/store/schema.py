@@ -190,11 +190,27 @@ MIGRATIONS.append(
 )
 
 # Indexes on BMO's tables that delivery needs; created only where this project created the tables.
-OWN_INDEXES_ON_BMO_TABLES = [
-    "CREATE INDEX {if_not_exists} push_backlog_connector_idx ON push_backlog (connector, message_id)",
-    "CREATE INDEX {if_not_exists} push_log_processed_idx ON push_log (processed_ts)",
-    "CREATE INDEX {if_not_exists} push_log_connector_idx ON push_log (connector, processed_ts)",
-]
+MIGRATIONS.append(
+    (
+        3,
+        # The console's charts and "last success" read statistics per connector.
+        ["CREATE INDEX {if_not_exists} push_stats_connector_idx ON push_stats (connector, sampled_ts)"],
+    )
+)
+
+# Indexes on BMO's tables that delivery and the console want, by the version that adds them. They
+# go only on tables this project created: Bugzilla's own tables are never altered.
+OWN_INDEXES_ON_BMO_TABLES: dict[int, list[str]] = {
+    1: [
+        "CREATE INDEX {if_not_exists} push_backlog_connector_idx ON push_backlog (connector, message_id)",
+        "CREATE INDEX {if_not_exists} push_log_processed_idx ON push_log (processed_ts)",
+        "CREATE INDEX {if_not_exists} push_log_connector_idx ON push_log (connector, processed_ts)",
+    ],
+    # A message's log and the log's bug filter look rows up by message id.
+    3: ["CREATE INDEX {if_not_exists} push_log_message_idx ON push_log (message_id)"],
+}
+# How to tell, later, that this project created a BMO table: it carries this version-1 index.
+OWNED_MARK = {"push_backlog": "push_backlog_connector_idx", "push_log": "push_log_connector_idx"}
 
 
 def current_version(store: Store) -> int:
@@ -212,16 +228,20 @@ def apply_migrations(store: Store) -> list[str]:
     wants on BMO's tables are skipped for them.
     """
     pre_existing = store.dialect.existing_tables(store.conn, BMO_TABLES)
+    owned = {
+        table
+        for table, mark in OWNED_MARK.items()
+        if table not in pre_existing or mark in store.dialect.existing_indexes(store.conn, table)
+    }
     current = current_version(store)
     applied: list[str] = []
     with store.transaction() as cur:
         for version, statements in MIGRATIONS:
             if version <= current:
                 continue
-            if version == 1:
-                statements = statements + [
-                    s for s in OWN_INDEXES_ON_BMO_TABLES if index_table(s) not in pre_existing
-                ]
+            statements = statements + [
+                s for s in OWN_INDEXES_ON_BMO_TABLES.get(version, []) if index_table(s) in owned
+            ]
             for statement in statements:
                 sql = store.dialect.render(statement)
                 store.dialect.execute_ddl(cur, sql)

@@ -101,6 +101,10 @@ class SqliteDialect(Dialect):
             return value
         return datetime.fromisoformat(value)
 
+    def existing_indexes(self, conn: Any, table: str) -> set[str]:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))
+        return {r[0] for r in rows.fetchall()}
+
     def existing_tables(self, conn: Any, names: Sequence[str]) -> set[str]:
         marks = ", ".join("?" for _ in names)
         rows = conn.execute(
