@@ -7,6 +7,7 @@ DAG-level tests is a PostgreSQL database of its own (override with BUGZILLA_PUSH
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -27,13 +28,15 @@ MYSQL_PORT = int(os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_PORT", "3306"))
 MYSQL_USER = os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_USER", "root")
 
 os.environ["AIRFLOW_HOME"] = str(ROOT)
-# Each pytest-xdist worker (gw0, gw1, …) gets Airflow metadata of its own, so DAG runs never meet.
+# Each pytest-xdist worker (gw0, gw1, …) of each checkout gets Airflow metadata of its own, so DAG
+# runs never meet — not even those of two clones tested at once against the same PostgreSQL.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_CHECKOUT = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
 os.environ.setdefault(
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     os.environ.get(
         "BUGZILLA_PUSH_TEST_AIRFLOW_DB",
-        f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test",
+        f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test_{_CHECKOUT}",
     )
     + (f"_{_WORKER}" if _WORKER else ""),
 )
