@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-ONE_SHOT = {"airflow-init"}
+ONE_SHOT = {"airflow-init", "rabbitmq-vhosts"}
 VARIABLE = re.compile(r"(?<!\$)\$\{(\w+)(?::?([-?])([^}]*))?\}")  # ${NAME}, ${NAME:-default}, ${NAME:?error}
 
 
@@ -93,6 +93,32 @@ def test_no_secret_is_written_in_the_file_and_every_variable_is_documented(path:
         if "@" in uri:
             assert re.search(r":\$\{\w+:\?[^}]*\}@", uri), f"a URI with a literal password: {uri}"
     assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_celery_profile_adds_two_workers_on_rabbitmq_with_postgresql_results() -> None:
+    from urllib.parse import urlsplit
+
+    env = airflow_env()
+    executor = VARIABLE.fullmatch(env["AIRFLOW__CORE__EXECUTOR"])
+    assert executor
+    assert (executor.group(2), executor.group(3)) == ("-", "LocalExecutor")  # Celery is opt-in
+    assert re.search(
+        rf"^{executor.group(1)}=(Local|Celery)Executor$", (ROOT / ".env.example").read_text(), re.M
+    )
+    broker = urlsplit(substituted(env["AIRFLOW__CELERY__BROKER_URL"]))
+    assert (broker.scheme, broker.hostname, broker.path) == ("amqp", "rabbitmq", "/celery")
+    backend = urlsplit(substituted(env["AIRFLOW__CELERY__RESULT_BACKEND"]))
+    assert (backend.scheme, backend.hostname) == ("db+postgresql", "airflow-db")
+    workers = {name: s for name, s in SERVICES.items() if "celery" in s.get("profiles", [])}
+    assert sorted(workers) == ["airflow-worker-1", "airflow-worker-2"]
+    for worker in workers.values():
+        assert worker["command"] == "celery worker"
+        assert worker["environment"] == env  # the same settings as the scheduler that queues for it
+        assert worker["depends_on"]["rabbitmq-vhosts"]["condition"] == "service_completed_successfully"
+    vhost_job = " ".join(SERVICES["rabbitmq-vhosts"]["command"])
+    assert "/api/vhosts/celery" in vhost_job
+    assert "/api/permissions/celery/bugzilla" in vhost_job
+    assert all("profiles" not in SERVICES[n] for n in ("airflow-scheduler", "airflow-apiserver"))
 
 
 def test_the_image_installs_the_pinned_requirements_and_the_project() -> None:
