@@ -6,13 +6,13 @@
 Every measurement starts from the same 100,000 realistic Bugzilla messages in `push`:
 
 - bare: `DELETE … RETURNING` 1,000 rows a statement, reading every column;
-- store: the store's own part of delivery: open batches, read their rows a chunk at a time,
-  delete them;
-- bare + log: the bare loop, a chunk at a time, also writing the one `push_log` row per message
-  that delivery must write (BMO's audit trail) in the same transaction: the floor of the database
-  work of delivery;
+- store: the store's own part of delivery that the bare loop also does: open batches, read their
+  rows a chunk at a time, delete them (no archive copy);
+- bare + log + archive: the bare loop, a chunk at a time, also writing what delivery must write in
+  the same transaction — one `push_log` row per message (BMO's audit trail) and the archive copy
+  replay reads: the floor of the database work of delivery;
 - engine: the real thing: validate every payload, append it to a file (fsync per chunk), log one
-  `push_log` row per message and commit progress per chunk, then delete the batch.
+  `push_log` row per message and commit progress per chunk, then archive and delete the batch.
 
 The best of `--repeat` runs of each is reported, with ratios. Peak Python memory is measured with
 tracemalloc on one more engine run that takes all rows in one batch (ids travel as ranges, rows
@@ -39,7 +39,7 @@ from bugzilla_push.connectors.file import FileConnector  # noqa: E402
 from bugzilla_push.engine import Engine, utcnow  # noqa: E402
 from bugzilla_push.samples import BugzillaSimulator  # noqa: E402
 from bugzilla_push.store import NewMessage, Store, open_store  # noqa: E402
-from bugzilla_push.store.dialect import LOG_COLUMNS  # noqa: E402
+from bugzilla_push.store.dialect import ARCHIVE_COLUMNS, LOG_COLUMNS  # noqa: E402
 from tests.conftest import create_mysql_database, create_pg_database, drop_database  # noqa: E402
 
 
@@ -58,7 +58,8 @@ def fill(store: Store, rows: list[NewMessage]) -> None:
 
 def baseline(store: Store, per_statement: int = 1000, log: bool = False) -> int:
     """Take rows out with DELETE … RETURNING, reading every column; with `log`, also write one
-    `push_log` row per message in the same transaction (the floor of what delivery must write)."""
+    `push_log` row and one archive row per message in the same transaction (the floor of what
+    delivery must write)."""
     taken = 0
     columns = "id, push_ts, payload, change_set, routing_key"
     if store.dialect.name == "mysql":  # MariaDB: no LIMIT in IN (subquery), but DELETE … LIMIT … RETURNING
@@ -66,11 +67,17 @@ def baseline(store: Store, per_statement: int = 1000, log: bool = False) -> int:
     else:
         oldest = f"SELECT id FROM push ORDER BY id LIMIT {per_statement}"
         sql = f"DELETE FROM push WHERE id IN ({oldest}) RETURNING {columns}"
+    archive = (
+        f"INSERT INTO push_archive ({ARCHIVE_COLUMNS}) "
+        f"SELECT {columns}, %(now)s FROM push ORDER BY id LIMIT {per_statement}"
+    )
     while True:
         with store.transaction() as cur:
+            now = store.dialect.to_db(utcnow())
+            if log:  # server-side copy of the rows about to go, as the store archives
+                store.execute(cur, archive, {"now": now})
             got = store.execute(cur, sql).fetchall()
             if log and got:
-                now = store.dialect.to_db(utcnow())
                 store.dialect.bulk_insert(
                     cur,
                     "push_log",
@@ -92,7 +99,7 @@ def store_read_delete(store: Store, batch_size: int = 10_000) -> int:
         after = 0
         while rows := store.batch_rows(batch, after, chunk):
             after = rows[-1].id
-        done += store.close_batch(batch, utcnow())
+        done += store.close_batch(batch, utcnow(), archive=False)
 
 
 def engine_drain(store: Store, out: Path, batch_size: int) -> int:
@@ -192,10 +199,10 @@ def main() -> int:
         "bare",
         "store",
         "store ÷ bare",
-        "bare + log",
+        "bare + log + archive",
         "engine",
         "engine ÷ bare",
-        "engine ÷ (bare + log)",
+        "engine ÷ (bare + log + archive)",
         "peak MiB, one batch",
     ):
         table.add_column(column, justify="right")
