@@ -125,3 +125,29 @@ def test_the_airflow_trigger_fires_an_event_and_serializes_no_password(
         event = asyncio.run(scenario(store))
     assert isinstance(event, TriggerEvent)
     assert event.payload["max_id"] >= 1
+
+
+def test_the_hook_and_the_watcher_read_the_connection_alike(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One parsing of `bugzilla_db` for the tasks' store and the triggerer's watcher."""
+    from bugzilla_push.hooks.db import BugzillaDbHook
+
+    kind = db_url.split(":", 1)[0]
+    monkeypatch.setenv("AIRFLOW_CONN_BUGZILLA_DB", db_url)
+    with BugzillaDbHook().get_conn() as store:
+        store.create_schema()
+        new_id = commit_one(store)
+    target = asyncio.run(BugzillaDbHook.aget_watch_target())
+    assert target.kind == kind
+
+    async def read_max() -> int | None:
+        from bugzilla_push.watch import WatchConfig, open_source
+
+        source = await open_source(target, WatchConfig())
+        try:
+            return await source.max_id()
+        finally:
+            await source.close()
+
+    assert asyncio.run(read_max()) == new_id
