@@ -14,6 +14,15 @@ Each run:
 3. **finalize** keeps in its backlog whatever a failed connector did not reach, deletes the
    batch from `push`, and fails the run if a connector failed so it shows here.
 
+When it runs: within about a second of a commit to `push` (an asset watcher in the triggerer
+fires on new rows: PostgreSQL LISTEN/NOTIFY after `bugzilla-push notify install`, otherwise a
+`MAX(id)` poll every second), and every minute regardless, as a safety net.
+`BUGZILLA_PUSH_SCHEDULE=minute` keeps only the minute schedule (no triggerer needed).
+A burst of commits never piles up runs: the watcher sends at most one event a second, and while
+a run is queued or running (`max_active_runs=1`) Airflow creates no asset-triggered run; it keeps
+one queued-asset record, and when the run ends starts **one** run that consumes every event that
+arrived meanwhile. Asset-triggered runs deliver live, like scheduled ones; only a backfill replays.
+
 Configure: connection `bugzilla_db` (the database), Variable `bugzilla_push_connectors`
 (comma-separated connection ids, default `file`), one connection per connector. A manual run
 can choose connectors and a batch size.
@@ -25,15 +34,17 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, task
+from airflow.sdk import Param, TriggerRule, dag, task
+
+from bugzilla_push.schedule import delivery_schedule
 
 BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
 
 
 @dag(
     dag_id="bugzilla_push",
-    # Every minute; each run's data interval is the minute before it, which a backfill replays.
-    schedule=CronTriggerTimetable("* * * * *", timezone="UTC", interval=timedelta(minutes=1)),
+    # On commits to push (asset watcher) or every minute; BUGZILLA_PUSH_SCHEDULE=minute: minute only.
+    schedule=delivery_schedule(BUGZILLA_PUSH_DB_CONN_ID),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

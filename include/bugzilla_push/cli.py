@@ -92,6 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("connector")
     p.set_defaults(func=cmd_resume)
 
+    p = sub.add_parser(
+        "notify",
+        help="opt in to commit notifications on PostgreSQL, so runs start within a second of a commit",
+        description="Event-driven runs: the DAG's asset watcher starts a run when rows are committed to "
+        "push. On PostgreSQL, `install` adds a statement-level AFTER INSERT trigger on push (function and "
+        "trigger bugzilla_push_notify, NOTIFY channel bugzilla_push) so the watcher LISTENs instead of "
+        "polling. This is opt-in because it adds a trigger to one of Bugzilla's own tables; `remove` takes "
+        "it away again. Without it, and always on MySQL/MariaDB and SQLite, the watcher polls "
+        "SELECT MAX(id) FROM push once a second.",
+    )
+    p.add_argument("action", choices=["install", "remove", "status"])
+    p.set_defaults(func=cmd_notify)
+
     p = sub.add_parser("samples", help="print sample messages as JSON lines (for enqueue)")
     p.add_argument(
         "--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)"
@@ -173,6 +186,48 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.set_paused(args.connector, False, operator(), utcnow())
     was = f" (paused by {state.changed_by}: {state.reason})" if state and state.paused else ""
     print(f"{args.connector} is resumed and its backoff cleared{was}")
+    return 0
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    from bugzilla_push.store import notify
+
+    with connect(args) as store:
+        if args.action == "status":
+            if not notify.supported(store):
+                print(f"notify trigger: not available. {notify.unsupported_reason(store)}.")
+                return 0
+            if notify.installed(store):
+                print(
+                    "notify trigger: installed on push (bugzilla_push_notify). The watcher LISTENs on "
+                    "channel bugzilla_push (and polls MAX(id) every 30 s as a safety net)."
+                )
+            else:
+                print(
+                    "notify trigger: not installed. The watcher polls SELECT MAX(id) FROM push every second; "
+                    "`bugzilla-push notify install` lets it LISTEN instead."
+                )
+            return 0
+        if not notify.supported(store):
+            reason = notify.unsupported_reason(store)
+            if args.action == "remove":  # nothing can be there: already in the state asked for
+                print(f"nothing to remove: {reason}.")
+                return 0
+            print(f"bugzilla-push: cannot install the notify trigger: {reason}.", file=sys.stderr)
+            return 2
+        if args.action == "install":
+            was = notify.install(store)
+            print(
+                "notify trigger "
+                + ("was already installed (refreshed)" if was else "installed")
+                + " on push: the watcher will LISTEN on channel bugzilla_push (it notices within 30 s)"
+            )
+        else:
+            was = notify.remove(store)
+            print(
+                ("notify trigger removed" if was else "notify trigger was not installed; nothing to remove")
+                + ": the watcher polls SELECT MAX(id) FROM push every second"
+            )
     return 0
 
 

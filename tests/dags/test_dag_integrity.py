@@ -22,11 +22,12 @@ def test_no_import_errors(dagbag) -> None:  # noqa: ANN001
 
 
 def test_contract(dagbag) -> None:  # noqa: ANN001
-    dag = dagbag.get_dag("bugzilla_push")
+    dag = dagbag.dags["bugzilla_push"]
     assert dag.max_active_runs == 1
     assert dag.catchup is False
-    assert dag.timetable.expression == "* * * * *"
-    assert dag.timetable.interval == timedelta(minutes=1)  # a run's data interval: the minute before it
+    minute = dag.timetable.timetable  # the default schedule: the push asset or every minute
+    assert minute.expression == "* * * * *"
+    assert minute.interval == timedelta(minutes=1)  # a run's data interval: the minute before it
     assert {"bugzilla", "push"} <= set(dag.tags)
     assert dag.doc_md
     assert "bugzilla_push" in dag.doc_md
@@ -43,8 +44,48 @@ def test_contract(dagbag) -> None:  # noqa: ANN001
         assert param.description, f"param {name} explains itself on the trigger form"
 
 
+def test_the_default_schedule_is_the_push_asset_or_every_minute(dagbag) -> None:  # noqa: ANN001
+    from airflow.sdk import Asset, AssetOrTimeSchedule
+
+    timetable = dagbag.dags["bugzilla_push"].timetable
+    assert isinstance(timetable, AssetOrTimeSchedule)
+    asset = timetable.asset_condition
+    assert isinstance(asset, Asset)
+    assert asset.uri == "x-bugzilla-push://bugzilla_db/push"
+    [watcher] = asset.watchers
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "bugzilla_push.hooks.push_trigger.PushCommitTrigger"
+    assert kwargs["conn_id"] == "bugzilla_db"  # an id, never credentials
+    assert "max_active_runs=1" in dagbag.dags["bugzilla_push"].doc_md  # the burst behaviour is documented
+
+
+def parse(monkeypatch: pytest.MonkeyPatch, schedule: str):  # noqa: ANN201
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("BUGZILLA_PUSH_SCHEDULE", schedule)
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_minute_schedule_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk import CronTriggerTimetable
+
+    bag = parse(monkeypatch, "minute")
+    assert bag.import_errors == {}
+    timetable = bag.dags["bugzilla_push"].timetable
+    assert isinstance(timetable, CronTriggerTimetable)
+    assert timetable.expression == "* * * * *"
+    assert bag.dags["bugzilla_push"].max_active_runs == 1
+
+
+def test_an_unknown_schedule_is_an_import_error_that_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bag = parse(monkeypatch, "hourly")
+    assert "BUGZILLA_PUSH_SCHEDULE" in "".join(bag.import_errors.values())
+
+
 def test_every_task_retries_and_finalize_always_runs(dagbag) -> None:  # noqa: ANN001
-    dag = dagbag.get_dag("bugzilla_push")
+    dag = dagbag.dags["bugzilla_push"]
     assert {t.task_id for t in dag.tasks} == {"read_pending", "deliver", "finalize", "purge_old_rows"}
     for task in dag.tasks:
         assert task.retries >= 2, task.task_id

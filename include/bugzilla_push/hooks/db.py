@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from bugzilla_push.store import Store
+from bugzilla_push.watch import WatchTarget
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    from bugzilla_push.watch import Kind
 
 BUGZILLA_DB_CONN_ID = "bugzilla_db"
 
@@ -49,49 +56,106 @@ class BugzillaDbHook(BaseHook):
         try:
             conn = self.get_connection(conn_id)
         except AirflowNotFoundException:
-            raise BugzillaDbNotConfigured(
-                f"The Airflow connection {conn_id!r} (Bugzilla's database with the push tables) is not "
-                f"defined. {HOW_TO_SET}"
-            ) from None
-        kind = (conn.conn_type or "").lower()
-        if kind in ("postgres", "postgresql"):
+            raise _not_defined(conn_id) from None
+        kind = connection_kind(conn_id, conn)
+        if kind == "postgresql":
             from airflow.providers.postgres.hooks.postgres import PostgresHook
 
             from bugzilla_push.store.postgres import PostgresDialect
 
-            return Store(PostgresHook(postgres_conn_id=conn_id).get_conn(), PostgresDialect())
-        if kind in ("mysql", "mariadb"):
+            pg = PostgresHook(postgres_conn_id=conn_id, connection=conn)
+            return Store(pg.get_conn(), PostgresDialect())
+        if kind == "mysql":
             import pymysql
 
             from bugzilla_push.store.mysql import MysqlDialect
 
-            database = conn.schema or ""
-            return Store(
-                pymysql.connect(
-                    host=conn.host or "127.0.0.1",
-                    port=conn.port or 3306,
-                    user=conn.login or "",
-                    password=conn.password or "",
-                    database=database,
-                    charset="utf8mb4",
-                    autocommit=True,
-                    **_mysql_ssl(conn.extra_dejson),
-                ),
-                MysqlDialect(database),
-            )
-        if kind == "sqlite":
-            from bugzilla_push.store import sqlite
+            args = mysql_args(conn)
+            return Store(pymysql.connect(**args), MysqlDialect(args["database"]))
+        from bugzilla_push.store import sqlite
 
-            path = Path(conn.host or conn.schema or "")
-            if not str(path) or str(path) == ".":
-                raise BugzillaDbNotConfigured(
-                    f"The SQLite connection {conn_id!r} names no file. {HOW_TO_SET}"
-                )
-            return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
-        raise BugzillaDbNotConfigured(
-            f"The Airflow connection {conn_id!r} has type {conn.conn_type!r}; bugzilla-push reads "
-            f"PostgreSQL, MySQL/MariaDB or SQLite. {HOW_TO_SET}"
-        )
+        path = sqlite_file(conn_id, conn)
+        return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
+
+    @classmethod
+    async def aget_watch_target(cls, conn_id: str = default_conn_name) -> WatchTarget:
+        """Resolve the connection for :mod:`bugzilla_push.watch` without blocking the event loop."""
+        try:
+            conn = await cls.aget_connection(conn_id)
+        except AirflowNotFoundException:
+            raise _not_defined(conn_id) from None
+        # In a thread: PostgresHook may fetch an IAM token over the network.
+        return await asyncio.to_thread(watch_target, conn_id, conn)
+
+
+def _not_defined(conn_id: str) -> BugzillaDbNotConfigured:
+    return BugzillaDbNotConfigured(
+        f"The Airflow connection {conn_id!r} (Bugzilla's database with the push tables) is not "
+        f"defined. {HOW_TO_SET}"
+    )
+
+
+def connection_kind(conn_id: str, conn: Connection) -> Kind:
+    """Return which database the connection names, or say how to fix it."""
+    kind = (conn.conn_type or "").lower()
+    if kind in ("postgres", "postgresql"):
+        return "postgresql"
+    if kind in ("mysql", "mariadb"):
+        return "mysql"
+    if kind == "sqlite":
+        return "sqlite"
+    raise BugzillaDbNotConfigured(
+        f"The Airflow connection {conn_id!r} has type {conn.conn_type!r}; bugzilla-push reads "
+        f"PostgreSQL, MySQL/MariaDB or SQLite. {HOW_TO_SET}"
+    )
+
+
+def mysql_args(conn: Connection) -> dict[str, Any]:
+    """PyMySQL's connect arguments: host, port, login, password, schema (the database), `ssl` extra."""
+    return {
+        "host": conn.host or "127.0.0.1",
+        "port": conn.port or 3306,
+        "user": conn.login or "",
+        "password": conn.password or "",
+        "database": conn.schema or "",
+        "charset": "utf8mb4",
+        "autocommit": True,
+        **_mysql_ssl(conn.extra_dejson),
+    }
+
+
+def sqlite_file(conn_id: str, conn: Connection) -> Path:
+    path = Path(conn.host or conn.schema or "")
+    if not str(path) or str(path) == ".":
+        raise BugzillaDbNotConfigured(f"The SQLite connection {conn_id!r} names no file. {HOW_TO_SET}")
+    return path
+
+
+def postgres_args(conn_id: str, conn: Connection) -> dict[str, Any]:
+    """Return the psycopg connect arguments PostgresHook would use (extras, TLS, IAM as it reads them).
+
+    Built by the provider itself, stopped just before it connects, so the watcher's async connection
+    and the tasks' connections can never disagree about a connection's options.
+    """
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    class _ArgsOnly(PostgresHook):
+        def _create_connection(self, conn_args: dict[str, Any]) -> Any:
+            return conn_args
+
+    args = _ArgsOnly(postgres_conn_id=conn_id, connection=conn).get_conn()
+    # A cursor factory from the `cursor` extra means nothing to the watcher's one scalar query.
+    return {k: v for k, v in args.items() if v is not None and k not in ("row_factory", "cursor_factory")}
+
+
+def watch_target(conn_id: str, conn: Connection) -> WatchTarget:
+    """Return what :class:`~bugzilla_push.watch.PushWatcher` needs to open its own connection."""
+    kind = connection_kind(conn_id, conn)
+    if kind == "postgresql":
+        return WatchTarget(kind, postgres_args(conn_id, conn))
+    if kind == "mysql":
+        return WatchTarget(kind, mysql_args(conn))
+    return WatchTarget(kind, {"path": str(sqlite_file(conn_id, conn))})
 
 
 def _mysql_ssl(extra: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,12 @@ from urllib.parse import urlsplit
 from bugzilla_push.store.base import LockTimeout, Store
 from bugzilla_push.store.records import Batch, Commit, NewMessage
 
-__all__ = ["Batch", "Commit", "LockTimeout", "NewMessage", "Store", "open_store"]
+__all__ = ["Batch", "Commit", "LockTimeout", "NewMessage", "Store", "open_store", "sqlite_path"]
+
+
+def sqlite_path(url: str) -> Path:
+    """Return the file of `sqlite:///relative/path` or `sqlite:////absolute/path`."""
+    return Path(url.split(":///", 1)[1] if ":///" in url else urlsplit(url).path)
 
 
 def open_store(url: str) -> Store:
@@ -28,7 +33,7 @@ def open_store(url: str) -> Store:
     if scheme == "sqlite":
         from bugzilla_push.store import sqlite
 
-        path = Path(url.split(":///", 1)[1] if ":///" in url else urlsplit(url).path)
+        path = sqlite_path(url)
         return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
     raise ValueError(
         f"unsupported database URL scheme {scheme!r}: use postgresql://…, mysql://… or sqlite:///…"

@@ -148,17 +148,21 @@ class MysqlDialect(Dialect):
             return {r[0] for r in cur.fetchall()}
 
 
+def connect_args(url: str) -> dict[str, Any]:
+    """PyMySQL's connect arguments from a `mysql://user:password@host:port/database` URL."""
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "database": unquote(parts.path.lstrip("/")),
+        "charset": "utf8mb4",
+        "autocommit": True,
+    }
+
+
 def connect(url: str) -> tuple[Any, str]:
     """Open a connection from a `mysql://user:password@host:port/database` URL."""
-    parts = urlsplit(url)
-    database = unquote(parts.path.lstrip("/"))
-    conn = pymysql.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        database=database,
-        charset="utf8mb4",
-        autocommit=True,
-    )
-    return conn, database
+    args = connect_args(url)
+    return pymysql.connect(**args), args["database"]

@@ -84,6 +84,32 @@ class PostgresDialect(Dialect):
             return {r[0] for r in cur.fetchall()}
 
 
+# -- commit notifications (opt-in: `bugzilla-push notify install`) ---------------------------
+# A statement-level trigger, so a Bugzilla transaction that inserts many rows sends one
+# notification; PostgreSQL delivers it at COMMIT (never for a rolled-back insert) and folds
+# identical notifications of one transaction into one. The names are this project's own.
+NOTIFY_CHANNEL = "bugzilla_push"
+NOTIFY_FUNCTION = "bugzilla_push_notify"
+NOTIFY_TRIGGER = "bugzilla_push_notify"
+NOTIFY_INSTALL = (
+    f"CREATE OR REPLACE FUNCTION {NOTIFY_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$",
+    # CREATE OR REPLACE TRIGGER (PostgreSQL 14+) re-installs without a moment with no trigger.
+    f"CREATE OR REPLACE TRIGGER {NOTIFY_TRIGGER} AFTER INSERT ON push "
+    f"FOR EACH STATEMENT EXECUTE FUNCTION {NOTIFY_FUNCTION}()",
+)
+NOTIFY_REMOVE = (
+    f"DROP TRIGGER IF EXISTS {NOTIFY_TRIGGER} ON push",
+    f"DROP FUNCTION IF EXISTS {NOTIFY_FUNCTION}()",
+)
+# to_regclass: NULL rather than an error when `push` does not exist yet. A disabled trigger
+# (ALTER TABLE … DISABLE TRIGGER) sends nothing, so it counts as absent.
+NOTIFY_INSTALLED = (
+    "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('push') "
+    f"AND tgname = '{NOTIFY_TRIGGER}' AND tgenabled <> 'D')"
+)
+
+
 def _lock_key(name: str) -> int:
     key = zlib.crc32(name.encode())
     return key - (1 << 32) if key >= 1 << 31 else key  # advisory lock keys are signed int4

@@ -1,0 +1,249 @@
+"""Waits for new rows in `push` and says so, at most once a second: the event behind event-driven runs.
+
+Two strategies. **listen**: on PostgreSQL with the project's notify trigger on `push`
+(`bugzilla-push notify install`), `LISTEN bugzilla_push` wakes the watcher at each commit.
+**poll**: everywhere else, `SELECT MAX(id) FROM push` (the primary key: an index lookup) every
+`poll_interval`. Either way the watcher reports "rows up to id N" only when MAX(id) grew past what
+it reported before, and at most once per `min_interval`, so a burst of commits becomes one event.
+
+It never gives up: a lost connection (server restart, `pg_terminate_backend`, a dead network) is
+reopened with backoff, and while listening it also polls every `safety_interval` in case a
+notification was lost or the trigger removed. No Airflow here: the triggerer adapter is
+:mod:`bugzilla_push.hooks.push_trigger`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from bugzilla_push.store.postgres import NOTIFY_CHANNEL
+from bugzilla_push.watch_sources import Source, open_source
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["postgresql", "mysql", "sqlite"]
+__all__ = ["Coalescer", "PushWatcher", "Source", "WatchConfig", "WatchTarget", "open_source"]
+
+
+@dataclass(frozen=True)
+class WatchTarget:
+    """Where to watch: a database kind and its driver's connect arguments.
+
+    :param kind: `postgresql`, `mysql` or `sqlite`
+    :param params: psycopg (`conninfo` and/or keywords), PyMySQL keywords, or `{"path": …}` for
+        SQLite; they may hold a password, so they are left out of repr
+    """
+
+    kind: Kind
+    params: dict[str, Any] = field(repr=False, hash=False, compare=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> WatchTarget:
+        """Build from `postgresql://…`, `mysql://…` or `sqlite:///…` (as `bugzilla-push --db` takes)."""
+        scheme = urlsplit(url).scheme.split("+", 1)[0]
+        if scheme in ("postgresql", "postgres"):
+            return cls("postgresql", {"conninfo": url.replace("postgres://", "postgresql://", 1)})
+        if scheme in ("mysql", "mariadb"):
+            from bugzilla_push.store.mysql import connect_args
+
+            return cls("mysql", connect_args(url))
+        if scheme == "sqlite":
+            from bugzilla_push.store import sqlite_path
+
+            return cls("sqlite", {"path": str(sqlite_path(url))})
+        raise ValueError(f"unsupported database URL scheme {scheme!r}")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """How eagerly to watch."""
+
+    # 1 s: the poll strategy's query rate; lower reacts sooner at one more cheap query each time.
+    poll_interval: float = 1.0
+    # 1 s: at most one event per this long, so 50 commits a second make ~1 DAG run a second, not 50.
+    min_interval: float = 1.0
+    # 30 s: while listening, also look this often (a lost notification, a removed trigger, dead TCP).
+    safety_interval: float = 30.0
+    # 10 s: a query that takes longer counts as a lost connection (half-open TCP never errors).
+    query_timeout: float = 10.0
+    # 0.5 s doubling to 30 s: reconnect quickly after a blip without hammering a database that is down.
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+    def validate(self) -> WatchConfig:
+        for name in ("poll_interval", "safety_interval", "query_timeout", "backoff_initial", "backoff_max"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.min_interval < 0:
+            raise ValueError("min_interval must not be negative")
+        return self
+
+
+class Coalescer:
+    """Decides when to report growth of MAX(id): only past the last report, at most once per interval.
+
+    Pure (the caller passes the time), so the rules are tested without sleeping.
+
+    :param min_interval: seconds between two reports
+    :param baseline: the id already accounted for (MAX(id) when watching began)
+    """
+
+    def __init__(self, min_interval: float, baseline: int = 0) -> None:
+        self.min_interval = min_interval
+        self.high = baseline
+        self.latest = baseline
+        self.last_report: float | None = None
+
+    def seen(self, max_id: int | None) -> None:
+        """Record a MAX(id) read; a smaller one (rows deleted, table emptied) changes nothing."""
+        if max_id is not None and max_id > self.latest:
+            self.latest = max_id
+
+    @property
+    def pending(self) -> bool:
+        return self.latest > self.high
+
+    def delay(self, now: float) -> float:
+        """Return seconds until a report may go out (0: now)."""
+        if self.last_report is None:
+            return 0.0
+        return max(0.0, self.last_report + self.min_interval - now)
+
+    def take(self, now: float) -> int | None:
+        """Return the id to report now, if any, and count it as reported."""
+        if not self.pending or self.delay(now) > 0:
+            return None
+        self.high, self.last_report = self.latest, now
+        return self.high
+
+
+class PushWatcher:
+    """Yields MAX(id) of `push` each time it grew, coalesced; see the module docstring.
+
+    :param target: the database
+    :param config: intervals and timeouts
+    :param clock: monotonic seconds (injectable for tests)
+    :param sleep: asyncio.sleep (injectable for tests)
+    :param opener: opens a :class:`Source` (injectable for tests)
+    """
+
+    def __init__(
+        self,
+        target: WatchTarget,
+        config: WatchConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        opener: Callable[[WatchTarget, WatchConfig], Awaitable[Source]] = open_source,
+    ) -> None:
+        self.target = target
+        self.config = (config or WatchConfig()).validate()
+        self.clock, self.sleep, self.opener = clock, sleep, opener
+        self.coalescer: Coalescer | None = None
+        self.strategy: Literal["listen", "poll"] | None = None
+
+    async def events(self) -> AsyncIterator[int]:
+        """Yield "rows up to this id are committed", forever."""
+        backoff = self.config.backoff_initial
+        while True:
+            source: Source | None = None
+            try:
+                source = await self.opener(self.target, self.config)
+                latest = await source.max_id()
+                if self.coalescer is None:  # first connection: what is there now is not news
+                    self.coalescer = Coalescer(self.config.min_interval, latest or 0)
+                else:  # after an outage: report rows committed meanwhile
+                    self.coalescer.seen(latest)
+                backoff = self.config.backoff_initial
+                listening = await source.notify_installed()
+                self._announce("listen" if listening else "poll")
+                steps = self._listen(source) if listening else self._poll(source)
+                async for max_id in steps:
+                    yield max_id
+                # Returning means the trigger appeared or vanished: reopen with the other strategy.
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure is survivable: reopen later
+                log.warning(
+                    "watching push on %s failed (%s: %s); reconnecting in %.1f s",
+                    self.target.kind,
+                    type(exc).__name__,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                    backoff,
+                )
+                await self.sleep(backoff)
+                backoff = min(backoff * 2, self.config.backoff_max)
+            finally:
+                if source is not None:
+                    await _close_quietly(source)
+
+    def _announce(self, strategy: Literal["listen", "poll"]) -> None:
+        if strategy != self.strategy:
+            log.info(
+                "watching push on %s: %s",
+                self.target.kind,
+                f"LISTEN {NOTIFY_CHANNEL} (notify trigger installed)"
+                if strategy == "listen"
+                else f"polling MAX(id) every {self.config.poll_interval:g} s",
+            )
+        self.strategy = strategy
+
+    def _report(self) -> int | None:
+        assert self.coalescer is not None
+        return self.coalescer.take(self.clock())
+
+    async def _poll(self, source: Source) -> AsyncIterator[int]:
+        co = self.coalescer
+        assert co is not None
+        next_check = self.clock() + self.config.safety_interval
+        while True:
+            if (max_id := self._report()) is not None:
+                yield max_id
+            # A pending report waits out min_interval; otherwise look again after poll_interval.
+            await self.sleep(co.delay(self.clock()) if co.pending else self.config.poll_interval)
+            co.seen(await source.max_id())
+            if self.clock() >= next_check:
+                next_check = self.clock() + self.config.safety_interval
+                if await source.notify_installed():
+                    return
+
+    async def _listen(self, source: Source) -> AsyncIterator[int]:
+        co = self.coalescer
+        assert co is not None
+        await source.listen()
+        co.seen(await source.max_id())  # commits between the first read and LISTEN
+        next_check = self.clock() + self.config.safety_interval
+        while True:
+            if (max_id := self._report()) is not None:
+                yield max_id
+            now = self.clock()
+            if co.pending:  # reported less than min_interval ago: let the burst gather
+                await self.sleep(co.delay(now))
+                notified = await source.wait_notify(0)
+            else:
+                notified = await source.wait_notify(max(0.0, next_check - now))
+            if notified and co.delay(self.clock()) > 0:
+                await self.sleep(co.delay(self.clock()))
+                await source.wait_notify(0)
+            safety = self.clock() >= next_check
+            if notified or safety:
+                co.seen(await source.max_id())
+            if safety:
+                next_check = self.clock() + self.config.safety_interval
+                if not await source.notify_installed():
+                    log.warning("the notify trigger on push is gone; polling instead")
+                    return
+
+
+async def _close_quietly(source: Source) -> None:
+    try:
+        await asyncio.wait_for(source.close(), 5)
+    except Exception:  # noqa: BLE001, S110 - the connection is being discarded anyway
+        pass
