@@ -20,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=("local", "celery"), default="local")
     parser.add_argument("--schedule", choices=("event", "minute"), default="event")
     parser.add_argument("--drain-timeout", type=float, default=900, help="seconds to wait for the drain")
+    parser.add_argument(
+        "--no-pump",
+        dest="pump",
+        action="store_false",
+        help="do not trigger runs between scheduled ones (once the DAG's event schedule triggers them)",
+    )
     parser.add_argument("--run-id", default="", help="default: the time and a random suffix")
     args = parser.parse_args(argv)
     outcome = run(
@@ -32,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             args.schedule,
             args.drain_timeout,
             args.run_id,
+            args.pump,
         )
     )
     return 0 if outcome.passed else 1

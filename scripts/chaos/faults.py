@@ -195,7 +195,7 @@ class FaultInjector:
         return f"429 on a bulk item at position >= {first}"
 
     def _es_503(self, rng: random.Random) -> str | None:
-        window = rng.uniform(5, 15)
+        window = rng.uniform(3, 8)
         faults = self.es.server.faults
         since = len(self.es.server.requests)
         faults.fail_requests(503, path="_bulk", times=None)
