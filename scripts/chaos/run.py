@@ -7,6 +7,7 @@ removed (try/finally); the report and every component's log stay under `var/chao
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -28,7 +29,6 @@ from scripts.chaos.receivers import PulseTap, RecordingEs, read_file_ids
 from scripts.chaos.report import show, write_report
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
 CONNECTORS = ("pulse", "elasticsearch", "file")
@@ -93,20 +93,20 @@ def pending(url: str) -> tuple[int, int]:
         return int(row[0]), int(row[1])
 
 
-def _tick(stack: AirflowStack, pump: bool) -> None:
-    """Housekeeping every few seconds: reap idle orphan workers, and pump runs if asked to."""
-    try:
-        stack.reap_idle_orphans()
-        if pump and not any(r["state"] in ("queued", "running") for r in stack.dag_runs(limit=5)):
-            stack.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})
-    except Exception:  # noqa: BLE001, S110 - the API server is busy or a run was just created: next tick
-        pass
+def _ticks(stack: AirflowStack, pump: bool, stop: threading.Event) -> None:
+    """Housekeeping every 2 s until stopped: reap idle orphan workers, and pump runs if asked to."""
+    while not stop.wait(2):
+        try:
+            stack.reap_idle_orphans()
+            if pump and not any(r["state"] in ("queued", "running") for r in stack.dag_runs(limit=5)):
+                stack.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})
+        except Exception:  # noqa: BLE001, S110 - the API server is busy or a run was just created: next tick
+            pass
 
 
-def wait_drained(url: str, timeout: float, tick: Callable[[], None] = lambda: None) -> tuple[bool, float]:
+def wait_drained(url: str, timeout: float) -> tuple[bool, float]:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        tick()
         try:
             if pending(url) == (0, 0):
                 return True, time.monotonic() - started
@@ -152,17 +152,17 @@ def run(options: Options, log: Any = print) -> Outcome:
             injector = FaultInjector(stack, es, source, options.faults, options.duration, options.seed)
             if options.faults:
                 injector.start()
+            stop_ticks = threading.Event()
+            threading.Thread(target=_ticks, args=(stack, options.pump, stop_ticks), daemon=True).start()
             started = time.monotonic()
             while time.monotonic() - started < options.duration and producer.error is None:
-                time.sleep(2)
-                _tick(stack, options.pump)
+                time.sleep(1)
             producer.stop()
             log(f"produced {len(producer.produced):,} messages; waiting for the remaining faults")
             injector.join(timeout=120)
             log("draining")
-            drained, drain_seconds = wait_drained(
-                source_url, options.drain_timeout, lambda: _tick(stack, options.pump)
-            )
+            drained, drain_seconds = wait_drained(source_url, options.drain_timeout)
+            stop_ticks.set()
             runs = stack.dag_runs(limit=1000)
             with psycopg.connect(source_url, application_name=HARNESS_APP) as conn:
                 dead = conn.execute("SELECT count(*) FROM push_dead_letter").fetchone()[0]
