@@ -187,13 +187,21 @@ class AirflowStack:
     def restart(self, component: str, sig: int = signal.SIGKILL) -> int:
         """Kill one component's main process with `sig` and start it again; return the new pid.
 
-        Only the main process is killed, as a crash would: a killed scheduler's LocalExecutor workers
-        live on (and finish their task) in the old process group, which :meth:`stop` still ends.
+        The main process is killed, as a crash would, and its helpers (serve-logs); a killed
+        scheduler's LocalExecutor workers live on (and finish their task) in the old process group,
+        which :meth:`stop` still ends.
         """
         proc = self.processes[component]
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, sig)
         proc.wait(timeout=60)
+        # Its other children go too: a surviving `serve-logs` child keeps the dead scheduler's database
+        # connection, mid-transaction and holding row locks, and new schedulers then skip those tasks
+        # for ever (seen in the first full chaos run). Task workers are left to finish.
+        for pid, pgid, title in _processes():
+            if pgid == proc.pid and not title.startswith("airflow worker -- "):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         return self._spawn(component).pid
 
     def reap_idle_orphans(self) -> int:
