@@ -1,0 +1,1 @@
+"""Scripts for developers: the Airflow stack on loopback and the chaos harness."""

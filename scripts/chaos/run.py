@@ -1,0 +1,239 @@
+"""One chaos run: the stack, a producer, the faults, the drain, the checker, the report.
+
+Whatever happens, the broker is left started and the harness's databases, queue and processes are
+removed (try/finally); the report and every component's log stay under `var/chaos/<run-id>/`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import psycopg
+
+from bugzilla_push.connectors import ConnectionInfo
+from bugzilla_push.connectors.elasticsearch import ElasticsearchConnector
+from bugzilla_push.connectors.rabbitmq import PulseConnector
+from bugzilla_push.model import InvalidMessage, parse_message
+from bugzilla_push.store import open_store
+from scripts.airflow_stack import DAG_ID, ROOT, AirflowStack, admin_url, create_database, drop_database
+from scripts.chaos.checker import Verdict, check_elasticsearch, check_stream
+from scripts.chaos.faults import KINDS, FaultInjector, ensure_broker_started
+from scripts.chaos.producer import HARNESS_APP, Produced, Producer
+from scripts.chaos.receivers import PulseTap, RecordingEs, read_file_ids
+from scripts.chaos.report import show, write_report
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CONNECTORS = ("pulse", "elasticsearch", "file")
+# The most a connector may receive twice per fault: what it sends between two commits of progress.
+WINDOWS = {"pulse": 2000, "elasticsearch": 500, "file": 500}
+# Backoff grows 5ⁿ s to 15 min after consecutive failures; a fault every few seconds would keep a
+# connector waiting for most of a short run, so the harness caps it (the delivery rules are unchanged).
+DELIVERY_CONFIG = {"backoff_cap": 30}
+MAX_PAYLOAD = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Options:
+    duration: float = 600
+    rate: float = 50
+    faults: int = 20
+    seed: int = 1
+    executor: str = "local"
+    schedule: str = "event"
+    drain_timeout: float = 900
+    run_id: str = ""
+    # Trigger a manual run whenever none is queued or running, as event-driven scheduling would:
+    # a run a minute leaves too few deliveries for 20 faults of each kind in ten minutes.
+    pump: bool = True
+
+
+@dataclass
+class Outcome:
+    verdicts: list[Verdict]
+    report: dict[str, Any]
+    passed: bool
+
+
+def expected_ids(produced: list[Produced], es_port: int, exchange: str) -> dict[str, list[int]]:
+    """What each connector should receive, by the connectors' own filters (`should_send`)."""
+    pulse = PulseConnector.from_connection(
+        ConnectionInfo("pulse", "amqp", "127.0.0.1", 5672, "guest", "guest", "/", {"exchange": exchange})
+    )
+    es = ElasticsearchConnector.from_connection(
+        ConnectionInfo("elasticsearch", "elasticsearch", "127.0.0.1", es_port, schema="http")
+    )
+    out: dict[str, list[int]] = {"pulse": [], "elasticsearch": [], "file": []}
+    for p in produced:
+        try:
+            message = parse_message(p.row, MAX_PAYLOAD)
+        except InvalidMessage:
+            continue  # dead-lettered by every connector
+        out["file"].append(p.row.id)
+        if pulse.should_send(message):
+            out["pulse"].append(p.row.id)
+        if es.should_send(message):
+            out["elasticsearch"].append(p.row.id)
+    return out
+
+
+def pending(url: str) -> tuple[int, int]:
+    """Rows left in `push`, and in every connector's backlog."""
+    with psycopg.connect(url, application_name=HARNESS_APP, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM push), (SELECT count(*) FROM push_backlog)"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+
+def _ticks(stack: AirflowStack, pump: bool, stop: threading.Event) -> None:
+    """Housekeeping every 2 s until stopped: reap idle orphan workers, and pump runs if asked to."""
+    while not stop.wait(2):
+        try:
+            stack.reap_idle_orphans()
+            if pump and not any(r["state"] in ("queued", "running") for r in stack.dag_runs(limit=5)):
+                stack.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})
+        except Exception:  # noqa: BLE001, S110 - the API server is busy or a run was just created: next tick
+            pass
+
+
+def wait_drained(url: str, timeout: float) -> tuple[bool, float]:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if pending(url) == (0, 0):
+                return True, time.monotonic() - started
+        except psycopg.Error:
+            pass
+        time.sleep(2)
+    return False, time.monotonic() - started
+
+
+def stack_env(source_url: str, es_port: int, exchange: str, file_path: Path) -> dict[str, str]:
+    return {
+        "AIRFLOW_CONN_BUGZILLA_DB": source_url,
+        "AIRFLOW_CONN_PULSE": f"amqp://guest:guest@127.0.0.1:5672/%2F?exchange={quote(exchange, safe='')}",
+        "AIRFLOW_CONN_ELASTICSEARCH": json.dumps(
+            {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
+        ),
+        "AIRFLOW_CONN_FILE": json.dumps({"conn_type": "fs", "extra": {"path": str(file_path)}}),
+        "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": ",".join(CONNECTORS),
+        "AIRFLOW_VAR_BUGZILLA_PUSH_CONFIG": json.dumps(DELIVERY_CONFIG),
+    }
+
+
+def run(options: Options, log: Any = print) -> Outcome:
+    run_id = options.run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+    run_dir = ROOT / "var" / "chaos" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    source = create_database("bp_chaos_source")
+    source_url = admin_url(source)
+    es = RecordingEs()
+    tap = PulseTap(f"exchange/guest/chaos-{run_id}", f"bp-chaos-{run_id}")
+    producer: Producer | None = None
+    injector: FaultInjector | None = None
+    try:
+        with open_store(source_url) as store:
+            store.create_schema()
+        ensure_broker_started()
+        tap.declare()
+        env = stack_env(source_url, es.port, tap.exchange, run_dir / "file.jsonl")
+        log(f"run {run_id}: starting Airflow ({options.executor} executor), logs in {run_dir / 'airflow'}")
+        with AirflowStack(run_dir / "airflow", options.executor, env, options.schedule) as stack:
+            log(f"Airflow up at {stack.url}; producing {options.rate:g}/s for {options.duration:g} s")
+            producer = Producer(source_url, options.rate, options.seed, run_dir / "produced.jsonl").start()
+            injector = FaultInjector(stack, es, source, options.faults, options.duration, options.seed)
+            if options.faults:
+                injector.start()
+            stop_ticks = threading.Event()
+            threading.Thread(target=_ticks, args=(stack, options.pump, stop_ticks), daemon=True).start()
+            started = time.monotonic()
+            while time.monotonic() - started < options.duration and producer.error is None:
+                time.sleep(1)
+            producer.stop()
+            log(f"produced {len(producer.produced):,} messages; waiting for the remaining faults")
+            injector.join(timeout=120)
+            log("draining")
+            drained, drain_seconds = wait_drained(source_url, options.drain_timeout)
+            stop_ticks.set()
+            runs = stack.dag_runs(limit=1000)
+            with psycopg.connect(source_url, application_name=HARNESS_APP) as conn:
+                dead = conn.execute("SELECT count(*) FROM push_dead_letter").fetchone()[0]
+        return _judge(
+            options, run_id, run_dir, producer, injector, es, tap, drained, drain_seconds, runs, dead
+        )
+    finally:
+        if producer is not None:
+            producer.stop()
+        if injector is not None:
+            injector.join(timeout=0)
+        ensure_broker_started()
+        es.stop()
+        tap.delete()
+        drop_database(source)
+
+
+def _judge(
+    options: Options,
+    run_id: str,
+    run_dir: Path,
+    producer: Producer,
+    injector: FaultInjector,
+    es: RecordingEs,
+    tap: PulseTap,
+    drained: bool,
+    drain_seconds: float,
+    runs: list[dict[str, Any]],
+    dead: int,
+) -> Outcome:
+    expected = expected_ids(producer.produced, es.port, tap.exchange)
+    verdicts = [
+        check_stream("pulse", expected["pulse"], tap.drain(), WINDOWS["pulse"]),
+        check_elasticsearch(
+            expected["elasticsearch"], es.writes, es.final_versions(), WINDOWS["elasticsearch"]
+        ),
+        check_stream("file", expected["file"], read_file_ids(run_dir / "file.jsonl"), WINDOWS["file"]),
+    ]
+    counts = injector.counts()
+    short = [k for k in KINDS if counts[k] < options.faults]
+    states: dict[str, int] = {}
+    for r in runs:
+        states[r["state"]] = states.get(r["state"], 0) + 1
+    passed = all(v.ok for v in verdicts) and not short and drained and producer.error is None
+    summary = [
+        f"produced {len(producer.produced):,} messages in {options.duration:g} s; "
+        f"drained: {drained} after {drain_seconds:.0f} s; dead letters: {dead}; DAG runs: {states}",
+        f"faults short of {options.faults}: {', '.join(short) or 'none'}; "
+        f"injector errors: {len(injector.errors)}",
+        f"report: {run_dir / 'report.json'}",
+        "PASS" if passed else "FAIL",
+    ]
+    report = {
+        "run_id": run_id,
+        "options": asdict(options),
+        "passed": passed,
+        "produced": len(producer.produced),
+        "producer_error": repr(producer.error) if producer.error else None,
+        "drained": drained,
+        "drain_seconds": round(drain_seconds, 1),
+        "dead_letters": dead,
+        "dag_runs": states,
+        "connectors": [v.to_dict() for v in verdicts],
+        "faults": {
+            "injected": counts,
+            "short": short,
+            "errors": injector.errors,
+            "timeline": [asdict(e) for e in sorted(injector.events, key=lambda e: e.at)],
+        },
+        "summary": summary,
+    }
+    write_report(run_dir / "report.json", report)
+    show(report, verdicts)
+    return Outcome(verdicts, report, passed)
