@@ -40,6 +40,7 @@ AMQP_URL = os.environ.get("BUGZILLA_PUSH_TEST_AMQP_URL", "amqp://guest:guest@127
 DAG_ID = "bugzilla_push"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKERS = ("worker1", "worker2")
+WORKER_NAME_VARIABLE = "BUGZILLA_PUSH_STACK_WORKER"
 STARTUP_SECONDS = 240
 # Process titles Airflow 3 sets (airflow.sdk.execution_time.task_runner.startup): the task's own
 # process is "airflow worker -- <task instance uuid>"; its supervisor names the executor too.
@@ -273,6 +274,17 @@ class AirflowStack:
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(max(1, self.parallelism // 2)),
         }
 
+    def _component_env(self, component: str) -> dict[str, str]:
+        if component not in CELERY_WORKERS:
+            return {}
+        # Both workers share this machine's hostname; each records its own name on the task
+        # instances it runs (the UI's and REST API's `hostname`), as workers on two hosts would.
+        return {
+            WORKER_NAME_VARIABLE: component,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scripts.airflow_stack.worker_hostname",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+
     def _command(self, component: str) -> list[str]:
         airflow = str(Path(sys.executable).parent / "airflow")
         if component == "api-server":
@@ -289,7 +301,7 @@ class AirflowStack:
             log.flush()
             proc = subprocess.Popen(
                 self._command(component),
-                env=self.environment(),
+                env=self.environment() | self._component_env(component),
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -367,16 +379,32 @@ class AirflowStack:
         return answer.json() if answer.content else None
 
     def dag_runs(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The DAG's most recent runs, newest first."""
-        runs = self.api("GET", f"/dags/{DAG_ID}/dagRuns", params={"order_by": "-run_after", "limit": limit})
-        return runs["dag_runs"]
+        """The DAG's most recent `limit` runs, newest first (paged: the API serves 100 at a time)."""
+        runs: list[dict[str, Any]] = []
+        while len(runs) < limit:
+            params = {"order_by": "-run_after", "limit": min(100, limit - len(runs)), "offset": len(runs)}
+            page = self.api("GET", f"/dags/{DAG_ID}/dagRuns", params=params)["dag_runs"]
+            runs.extend(page)
+            if len(page) < params["limit"]:
+                break
+        return runs
 
     def task_instances(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Task instances of every run (newest first), optionally in one state (`running`…)."""
-        params: dict[str, Any] = {"limit": limit, "order_by": "-start_date"}
-        if state:
-            params["state"] = state
-        return self.api("GET", f"/dags/{DAG_ID}/dagRuns/~/taskInstances", params=params)["task_instances"]
+        """Task instances of every run (newest first), optionally in one state (`running`…); paged."""
+        tis: list[dict[str, Any]] = []
+        while len(tis) < limit:
+            params: dict[str, Any] = {
+                "limit": min(100, limit - len(tis)),
+                "offset": len(tis),
+                "order_by": "-start_date",
+            }
+            if state:
+                params["state"] = state
+            page = self.api("GET", f"/dags/{DAG_ID}/dagRuns/~/taskInstances", params=params)["task_instances"]
+            tis.extend(page)
+            if len(page) < params["limit"]:
+                break
+        return tis
 
     def running_tasks(self, task_id: str | None = None) -> list[tuple[TaskProcess, dict[str, Any]]]:
         """Running task processes of this stack, with their task instance (optionally of one task)."""
@@ -386,6 +414,11 @@ class AirflowStack:
             for proc in task_processes()
             if proc.ti_id in by_id and (task_id is None or by_id[proc.ti_id]["task_id"] == task_id)
         ]
+
+
+def worker_hostname() -> str:
+    """Airflow's `hostname_callable` for this stack's Celery workers: the worker's own name."""
+    return os.environ.get(WORKER_NAME_VARIABLE) or socket.getfqdn()
 
 
 def _processes() -> list[tuple[int, int, str]]:

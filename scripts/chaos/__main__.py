@@ -21,10 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedule", choices=("event", "minute"), default="event")
     parser.add_argument("--drain-timeout", type=float, default=900, help="seconds to wait for the drain")
     parser.add_argument(
-        "--no-pump",
-        dest="pump",
-        action="store_false",
-        help="do not trigger runs between scheduled ones (once the DAG's event schedule triggers them)",
+        "--pump",
+        action="store_true",
+        help="also trigger a run through the REST API whenever none is queued or running (for "
+        "--schedule minute; the event schedule starts runs on commits by itself)",
     )
     parser.add_argument("--run-id", default="", help="default: the time and a random suffix")
     args = parser.parse_args(argv)

@@ -49,13 +49,26 @@ def fault_table(required: int, counts: dict[str, int]) -> Table:
     return table
 
 
+def worker_table(workers: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"deliver tasks by host (worker); runs across hosts: {workers['runs_across_hosts']} "
+        f"of {workers['runs']}"
+    )
+    table.add_column("host")
+    table.add_column("deliver tasks", justify="right")
+    for host, n in sorted(workers["deliver_tasks_by_host"].items()):
+        table.add_row(host, f"{n:,}")
+    return table
+
+
 def write_report(path: Path, report: dict[str, Any]) -> None:
     path.write_text(json.dumps(report, indent=2, default=str))
 
 
 def show(report: dict[str, Any], verdicts: list[Verdict], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=160)
     console.print(verdict_table(verdicts))
     console.print(fault_table(report["options"]["faults"], report["faults"]["injected"]))
+    console.print(worker_table(report["workers"]))
     for line in report["summary"]:
         console.print(line)

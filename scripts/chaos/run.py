@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -50,9 +51,10 @@ class Options:
     schedule: str = "event"
     drain_timeout: float = 900
     run_id: str = ""
-    # Trigger a manual run whenever none is queued or running, as event-driven scheduling would:
-    # a run a minute leaves too few deliveries for 20 faults of each kind in ten minutes.
-    pump: bool = True
+    # Trigger a manual run whenever none is queued or running. Off: the event schedule starts runs
+    # on commits by itself; with --schedule minute a run a minute leaves too few deliveries for
+    # 20 faults of each kind in ten minutes.
+    pump: bool = False
 
 
 @dataclass
@@ -102,6 +104,20 @@ def _ticks(stack: AirflowStack, pump: bool, stop: threading.Event) -> None:
                 stack.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})
         except Exception:  # noqa: BLE001, S110 - the API server is busy or a run was just created: next tick
             pass
+
+
+def where_delivered(delivers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which hosts (Celery: which workers) ran the `deliver` tasks, and how many runs used several."""
+    hosts = Counter(ti.get("hostname") or "?" for ti in delivers if ti["state"] == "success")
+    per_run: dict[str, set[str]] = {}
+    for ti in delivers:
+        if ti["state"] == "success":
+            per_run.setdefault(ti["dag_run_id"], set()).add(ti.get("hostname") or "?")
+    return {
+        "deliver_tasks_by_host": dict(hosts),
+        "runs_across_hosts": sum(len(h) > 1 for h in per_run.values()),
+        "runs": len(per_run),
+    }
 
 
 def wait_drained(url: str, timeout: float) -> tuple[bool, float]:
@@ -163,11 +179,23 @@ def run(options: Options, log: Any = print) -> Outcome:
             log("draining")
             drained, drain_seconds = wait_drained(source_url, options.drain_timeout)
             stop_ticks.set()
-            runs = stack.dag_runs(limit=1000)
+            runs = stack.dag_runs(limit=10_000)
+            delivers = [ti for ti in stack.task_instances(limit=100_000) if ti["task_id"] == "deliver"]
             with psycopg.connect(source_url, application_name=HARNESS_APP) as conn:
                 dead = conn.execute("SELECT count(*) FROM push_dead_letter").fetchone()[0]
         return _judge(
-            options, run_id, run_dir, producer, injector, es, tap, drained, drain_seconds, runs, dead
+            options,
+            run_id,
+            run_dir,
+            producer,
+            injector,
+            es,
+            tap,
+            drained,
+            drain_seconds,
+            runs,
+            dead,
+            delivers,
         )
     finally:
         if producer is not None:
@@ -192,6 +220,7 @@ def _judge(
     drain_seconds: float,
     runs: list[dict[str, Any]],
     dead: int,
+    delivers: list[dict[str, Any]],
 ) -> Outcome:
     expected = expected_ids(producer.produced, es.port, tap.exchange)
     verdicts = [
@@ -203,13 +232,13 @@ def _judge(
     ]
     counts = injector.counts()
     short = [k for k in KINDS if counts[k] < options.faults]
-    states: dict[str, int] = {}
-    for r in runs:
-        states[r["state"]] = states.get(r["state"], 0) + 1
+    states = dict(Counter(r["state"] for r in runs))
+    run_types = dict(Counter(r["run_type"] for r in runs))
     passed = all(v.ok for v in verdicts) and not short and drained and producer.error is None
     summary = [
         f"produced {len(producer.produced):,} messages in {options.duration:g} s; "
-        f"drained: {drained} after {drain_seconds:.0f} s; dead letters: {dead}; DAG runs: {states}",
+        f"drained: {drained} after {drain_seconds:.0f} s; dead letters: {dead}; DAG runs: {states} "
+        f"{run_types}",
         f"faults short of {options.faults}: {', '.join(short) or 'none'}; "
         f"injector errors: {len(injector.errors)}",
         f"report: {run_dir / 'report.json'}",
@@ -225,6 +254,8 @@ def _judge(
         "drain_seconds": round(drain_seconds, 1),
         "dead_letters": dead,
         "dag_runs": states,
+        "dag_run_types": run_types,
+        "workers": where_delivered(delivers),
         "connectors": [v.to_dict() for v in verdicts],
         "faults": {
             "injected": counts,

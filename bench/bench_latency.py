@@ -1,0 +1,174 @@
+"""Latency benchmark: commit to `push` → received by a Pulse consumer, per schedule, in one run.
+
+The same deployed system — the real scheduler, dag-processor, triggerer and API server on a fresh
+PostgreSQL metadata database (`scripts.airflow_stack`), LocalExecutor, the `pulse` connector on
+this machine's RabbitMQ — is measured under each schedule in turn, at the same steady producer
+rate, in one invocation:
+
+- **event (listen)**: `BUGZILLA_PUSH_SCHEDULE=event` with `bugzilla-push notify install` done, so
+  the asset watcher in the triggerer LISTENs for commits;
+- **event (poll)**: the same without the notify trigger: the watcher polls `MAX(id)` each second;
+- **minute**: `BUGZILLA_PUSH_SCHEDULE=minute`, the cron safety net alone (what a deployment without
+  a triggerer gets; BMO's daemon polled every 30 s).
+
+A producer commits small transactions at `--rate` messages/s and notes each commit's time; a
+consumer on a queue bound to the exchange notes each message's first arrival. Latency = arrival −
+commit, per message, for the messages committed after `--warmup` seconds (the first runs also
+parse the DAG and start the watcher). Reported: p50, p90, p99 and max per schedule, and how many
+expected messages never arrived (must be 0). Prints a table and one JSON line; the JSON also goes
+to `var/bench/latency-<time>.json`.
+
+    .venv/bin/python bench/bench_latency.py [--rate 5] [--duration 240] [--warmup 60]
+                                          [--modes listen poll minute]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bugzilla_push.connectors import ConnectionInfo  # noqa: E402
+from bugzilla_push.connectors.rabbitmq import PulseConnector  # noqa: E402
+from bugzilla_push.model import InvalidMessage, parse_message  # noqa: E402
+from bugzilla_push.store import notify, open_store  # noqa: E402
+from scripts.airflow_stack import AirflowStack, admin_url, create_database, drop_database  # noqa: E402
+from scripts.chaos.faults import ensure_broker_started  # noqa: E402
+from scripts.chaos.producer import Produced, Producer  # noqa: E402
+from scripts.chaos.receivers import PulseTap, PulseTimer  # noqa: E402
+
+MODES = {"listen": ("event", True), "poll": ("event", False), "minute": ("minute", False)}
+LABELS = {"listen": "event (listen)", "poll": "event (poll)", "minute": "minute"}
+
+
+@dataclass(frozen=True)
+class Result:
+    mode: str
+    measured: int
+    missing: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    mean: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"schedule": LABELS[self.mode], **{k: v for k, v in self.__dict__.items() if k != "mode"}}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile by the nearest-rank method (no interpolation between two messages)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
+
+
+def for_pulse(produced: list[Produced], exchange: str) -> list[Produced]:
+    """The messages Pulse publishes (its own filter: no private bugs but their is_private changes)."""
+    pulse = PulseConnector.from_connection(
+        ConnectionInfo("pulse", "amqp", "127.0.0.1", 5672, "guest", "guest", "/", {"exchange": exchange})
+    )
+    out = []
+    for p in produced:
+        try:
+            if pulse.should_send(parse_message(p.row, 16 * 1024 * 1024)):
+                out.append(p)
+        except InvalidMessage:
+            continue
+    return out
+
+
+def measure(mode: str, args: argparse.Namespace, workdir: Path) -> Result:
+    schedule, listen = MODES[mode]
+    source = create_database("bp_latency")
+    source_url = admin_url(source)
+    tag = uuid.uuid4().hex[:8]
+    tap = PulseTap(f"exchange/guest/latency-{tag}", f"bp-latency-{tag}")
+    timer = PulseTimer(tap.exchange, tap.queue)
+    producer = None
+    try:
+        with open_store(source_url) as store:
+            store.create_schema()
+            if listen:
+                notify.install(store)
+        ensure_broker_started()
+        timer.start()
+        env = {
+            "AIRFLOW_CONN_BUGZILLA_DB": source_url,
+            "AIRFLOW_CONN_PULSE": (
+                f"amqp://guest:guest@127.0.0.1:5672/%2F?exchange={quote(tap.exchange, safe='')}"
+            ),
+            "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "pulse",
+        }
+        print(f"{LABELS[mode]}: starting Airflow (logs in {workdir / mode})", flush=True)
+        with AirflowStack(workdir / mode, "local", env, schedule):
+            begun = time.time()
+            producer = Producer(source_url, args.rate, args.seed, workdir / f"{mode}-produced.jsonl").start()
+            time.sleep(args.warmup + args.duration)
+            producer.stop()
+            if producer.error is not None:
+                raise RuntimeError(f"the producer failed: {producer.error!r}")
+            measured = [
+                p for p in for_pulse(producer.produced, tap.exchange) if p.committed_at >= begun + args.warmup
+            ]
+            deadline = time.monotonic() + 180  # the minute schedule's last run, and a slow first one
+            while time.monotonic() < deadline and any(p.row.id not in timer.arrived for p in measured):
+                time.sleep(1)
+        latencies = [timer.arrived[p.row.id] - p.committed_at for p in measured if p.row.id in timer.arrived]
+        if not latencies:
+            raise RuntimeError(f"{LABELS[mode]}: nothing arrived")
+        return Result(
+            mode,
+            measured=len(latencies),
+            missing=len(measured) - len(latencies),
+            p50=round(percentile(latencies, 0.50), 2),
+            p90=round(percentile(latencies, 0.90), 2),
+            p99=round(percentile(latencies, 0.99), 2),
+            max=round(max(latencies), 2),
+            mean=round(statistics.fmean(latencies), 2),
+        )
+    finally:
+        if producer is not None:
+            producer.stop()
+        timer.stop()
+        tap.delete()
+        drop_database(source)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=5, help="messages committed per second")
+    parser.add_argument("--duration", type=float, default=240, help="seconds measured per schedule")
+    parser.add_argument("--warmup", type=float, default=60, help="seconds produced but not measured first")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    workdir = ROOT / "var" / "bench" / f"latency-{stamp}"
+    results = [measure(mode, args, workdir) for mode in args.modes]
+
+    print(
+        f"\ncommit → Pulse consumer, {args.rate:g} messages/s, {args.duration:g} s measured per schedule "
+        f"after {args.warmup:g} s of warm-up; LocalExecutor on this machine"
+    )
+    print(f"{'schedule':<16}{'messages':>9}{'missing':>9}{'p50 s':>8}{'p90 s':>8}{'p99 s':>8}{'max s':>8}")
+    for r in results:
+        print(
+            f"{LABELS[r.mode]:<16}{r.measured:>9,}{r.missing:>9}{r.p50:>8.2f}{r.p90:>8.2f}{r.p99:>8.2f}{r.max:>8.2f}"
+        )
+    line = json.dumps({"benchmark": "latency", "rate": args.rate, "results": [r.to_dict() for r in results]})
+    (workdir / "latency.json").write_text(line + "\n")
+    print(line)
+    return 0 if all(r.missing == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
