@@ -3,8 +3,10 @@
 Two strategies. **listen**: on PostgreSQL with the project's notify trigger on `push`
 (`bugzilla-push notify install`), `LISTEN bugzilla_push` wakes the watcher at each commit.
 **poll**: everywhere else, `SELECT MAX(id) FROM push` (the primary key: an index lookup) every
-`poll_interval`. Either way the watcher reports "rows up to id N" only when MAX(id) grew past what
-it reported before, and at most once per `min_interval`, so a burst of commits becomes one event.
+`poll_interval`. The watcher reports "rows up to id N" when MAX(id) grew past what it reported
+before — or, listening, at any notified commit, since a lower id can commit after a higher one —
+and at most once per `min_interval`, so a burst of commits becomes one event. (Polling cannot see
+such a late lower id by itself; the next commit or the minute schedule picks it up.)
 
 It never gives up: a lost connection (server restart, `pg_terminate_backend`, a dead network) is
 reopened with backoff, and while listening it also polls every `safety_interval` in case a
@@ -101,15 +103,23 @@ class Coalescer:
         self.high = baseline
         self.latest = baseline
         self.last_report: float | None = None
+        self.notified = False
 
     def seen(self, max_id: int | None) -> None:
         """Record a MAX(id) read; a smaller one (rows deleted, table emptied) changes nothing."""
         if max_id is not None and max_id > self.latest:
             self.latest = max_id
 
+    def commit_notified(self) -> None:
+        """Record a NOTIFY: a commit happened, even if MAX(id) did not grow.
+
+        A lower id can commit after a higher one, as two Bugzilla transactions may finish out of order.
+        """
+        self.notified = True
+
     @property
     def pending(self) -> bool:
-        return self.latest > self.high
+        return self.latest > self.high or self.notified
 
     def delay(self, now: float) -> float:
         """Return seconds until a report may go out (0: now)."""
@@ -121,7 +131,7 @@ class Coalescer:
         """Return the id to report now, if any, and count it as reported."""
         if not self.pending or self.delay(now) > 0:
             return None
-        self.high, self.last_report = self.latest, now
+        self.high, self.last_report, self.notified = self.latest, now, False
         return self.high
 
 
@@ -233,6 +243,8 @@ class PushWatcher:
                 await self.sleep(co.delay(self.clock()))
                 await source.wait_notify(0)
             safety = self.clock() >= next_check
+            if notified:
+                co.commit_notified()
             if notified or safety:
                 co.seen(await source.max_id())
             if safety:

@@ -23,7 +23,7 @@ from bugzilla_push.connectors.rabbitmq import PulseConnector
 from bugzilla_push.model import InvalidMessage, parse_message
 from bugzilla_push.store import open_store
 from scripts.airflow_stack import DAG_ID, ROOT, AirflowStack, admin_url, create_database, drop_database
-from scripts.chaos.checker import Verdict, check_elasticsearch, check_stream
+from scripts.chaos.checker import Verdict, check_elasticsearch, check_stream, es_arrivals
 from scripts.chaos.faults import KINDS, FaultInjector, ensure_broker_started
 from scripts.chaos.producer import HARNESS_APP, Produced, Producer
 from scripts.chaos.receivers import PulseTap, RecordingEs, read_file_ids
@@ -223,12 +223,18 @@ def _judge(
     delivers: list[dict[str, Any]],
 ) -> Outcome:
     expected = expected_ids(producer.produced, es.port, tap.exchange)
+    received = {
+        "pulse": tap.drain(),
+        "elasticsearch": es_arrivals(es.writes),
+        "file": read_file_ids(run_dir / "file.jsonl"),
+    }
+    (run_dir / "received.json").write_text(json.dumps(received))  # for comparing runs (compare.py)
     verdicts = [
-        check_stream("pulse", expected["pulse"], tap.drain(), WINDOWS["pulse"]),
+        check_stream("pulse", expected["pulse"], received["pulse"], WINDOWS["pulse"]),
         check_elasticsearch(
             expected["elasticsearch"], es.writes, es.final_versions(), WINDOWS["elasticsearch"]
         ),
-        check_stream("file", expected["file"], read_file_ids(run_dir / "file.jsonl"), WINDOWS["file"]),
+        check_stream("file", expected["file"], received["file"], WINDOWS["file"]),
     ]
     counts = injector.counts()
     short = [k for k in KINDS if counts[k] < options.faults]

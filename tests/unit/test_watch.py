@@ -182,6 +182,14 @@ def test_listening_reports_at_the_notification_without_polling() -> None:
     assert source.queries <= 4  # the start, LISTEN's catch-up, one per notification: no per-second poll
 
 
+def test_listening_reports_a_commit_of_a_lower_id_after_a_higher_one() -> None:
+    # Two Bugzilla transactions finishing out of order: id 6 commits after id 7. MAX(id) stays 7,
+    # but the notification says a commit happened, so a run still starts for it.
+    tl = Timeline([(2.5, 7), (5.0, 6)], start_max=5)
+    events = asyncio.run(collect(watcher_for(tl, [ScriptedSource(tl, trigger=True)]), tl, until=10))
+    assert events == [(2.5, 7), (5.0, 7)]
+
+
 def test_listening_coalesces_a_burst() -> None:
     tl = Timeline([(1 + n * 0.02, n + 1) for n in range(150)])
     events = asyncio.run(collect(watcher_for(tl, [ScriptedSource(tl, trigger=True)]), tl, until=8))
