@@ -153,7 +153,10 @@ def main() -> int:
     args = parser.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     workdir = ROOT / "var" / "bench" / f"latency-{stamp}"
-    results = [measure(mode, args, workdir) for mode in args.modes]
+    results = []
+    for mode in args.modes:
+        results.append(measure(mode, args, workdir))
+        print(f"{LABELS[mode]}: {json.dumps(results[-1].to_dict())}", flush=True)
 
     print(
         f"\ncommit → Pulse consumer, {args.rate:g} messages/s, {args.duration:g} s measured per schedule "
