@@ -24,13 +24,6 @@ FAST = WatchConfig(min_interval=0.2, backoff_initial=0.2, backoff_max=1.0)
 
 
 @pytest.fixture
-def source_store(db_url: str) -> Iterator[Store]:
-    with open_store(db_url) as s:
-        s.create_schema()
-        yield s
-
-
-@pytest.fixture
 def pg_store(pg_url: str) -> Iterator[Store]:
     with open_store(pg_url) as s:
         s.create_schema()
@@ -142,14 +135,16 @@ def test_a_burst_of_commits_makes_few_events(pg_url: str, pg_store: Store) -> No
     asyncio.run(scenario())
 
 
-def test_poll_fires_soon_after_a_commit_on_every_database(db_url: str, source_store: Store) -> None:
+def test_poll_fires_soon_after_a_commit_on_every_database(
+    db_url: str, store: Store
+) -> None:  # store: conftest
     """PostgreSQL without the notify trigger, MariaDB and SQLite: the MAX(id) poll."""
 
     async def scenario() -> None:
         async with running(db_url) as w:
             await w.ready("poll")
             assert await w.next(timeout=1.5) is None  # rows already there are not news; nothing new
-            new_id = await asyncio.to_thread(commit_one, source_store)
+            new_id = await asyncio.to_thread(commit_one, store)
             committed = time.monotonic()
             event = await w.next(timeout=3)
             assert event is not None

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bugzilla_push.store import Store
 
 
@@ -40,25 +42,24 @@ def installed(store: Store) -> bool:
 
 def install(store: Store) -> bool:
     """Install (or refresh) the trigger; returns whether it was already there."""
-    if not supported(store):
-        raise NotifyUnsupported(unsupported_reason(store))
     from bugzilla_push.store.postgres import NOTIFY_INSTALL
 
-    was = installed(store)
-    with store.transaction() as cur:
-        for sql in NOTIFY_INSTALL:
-            cur.execute(sql)
-    return was
+    return _apply(store, NOTIFY_INSTALL)
 
 
 def remove(store: Store) -> bool:
     """Remove the trigger and its function; returns whether it was there."""
-    if not supported(store):
-        raise NotifyUnsupported(unsupported_reason(store))
     from bugzilla_push.store.postgres import NOTIFY_REMOVE
 
+    return _apply(store, NOTIFY_REMOVE)
+
+
+def _apply(store: Store, statements: Sequence[str]) -> bool:
+    """Run the statements in one transaction; return whether the trigger was installed before."""
+    if not supported(store):
+        raise NotifyUnsupported(unsupported_reason(store))
     was = installed(store)
     with store.transaction() as cur:
-        for sql in NOTIFY_REMOVE:
+        for sql in statements:
             cur.execute(sql)
     return was
