@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 KINDS = ("task_kill", "scheduler_kill", "broker_restart", "db_terminate", "es_429", "es_503")
 RETRY_SECONDS = 0.25
+# Writes Elasticsearch must apply after one of its faults before the next (a 429 fault lets up to
+# five leading items through; a bulk request carries 500).
+ES_RECOVERY_WRITES = 100
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class FaultInjector:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _es_lock: threading.Lock = field(default_factory=threading.Lock)
+    _es_mark: int = 0
 
     def schedule(self, kind: str) -> list[float]:
         """Seeded times (seconds into the run) spread over 5–90 % of the duration."""
@@ -180,7 +185,30 @@ class FaultInjector:
 
         return f"{PG_USER}@{PG_HOST}:{PG_PORT}"
 
+    def _es_fault(self, inject: Callable[[], str | None]) -> str | None:
+        """Run one Elasticsearch fault once the connector has recovered from the previous one.
+
+        Both kinds hold until a request meets them, so without this gate they would meet every
+        attempt in turn: the connector would back off to its cap and make no progress all run
+        (and a pending 503 would shadow every 429). Intermittent faults interleave with progress.
+        """
+        if self.es.applied() < self._es_mark + ES_RECOVERY_WRITES or not self._es_lock.acquire(
+            blocking=False
+        ):
+            return None
+        try:
+            return inject()
+        finally:
+            self._es_mark = self.es.applied()
+            self._es_lock.release()
+
     def _es_429(self, rng: random.Random) -> str | None:
+        return self._es_fault(lambda: self._inject_es_429(rng))
+
+    def _es_503(self, rng: random.Random) -> str | None:
+        return self._es_fault(lambda: self._inject_es_503(rng))
+
+    def _inject_es_429(self, rng: random.Random) -> str | None:
         first = rng.randint(0, 5)
         faults = self.es.server.faults
         faults.reject_items(429, positions=tuple(range(first, 100_000)), times=1)
@@ -194,7 +222,7 @@ class FaultInjector:
             return None
         return f"429 on a bulk item at position >= {first}"
 
-    def _es_503(self, rng: random.Random) -> str | None:
+    def _inject_es_503(self, rng: random.Random) -> str | None:
         window = rng.uniform(3, 8)
         faults = self.es.server.faults
         since = len(self.es.server.requests)

@@ -137,6 +137,10 @@ class RecordingEs:
                 out.update({(name, d): doc.version for d, doc in index.docs.items()})
             return out
 
+    def applied(self) -> int:
+        """Writes applied so far (2xx), for telling whether the connector has made progress."""
+        return sum(1 for w in list(self.writes) if w.applied)
+
     def refused_requests(self, since: int) -> int:
         """Requests answered 503 after the `since`-th recorded request."""
         return sum(1 for r in list(self.server.requests)[since:] if r.status == 503)
