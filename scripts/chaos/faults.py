@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 KINDS = ("task_kill", "scheduler_kill", "broker_restart", "db_terminate", "es_429", "es_503")
 RETRY_SECONDS = 0.25
 # Writes Elasticsearch must apply after one of its faults before the next (a 429 fault lets up to
-# five leading items through; a bulk request carries 500).
-ES_RECOVERY_WRITES = 100
+# five leading items through).
+ES_RECOVERY_WRITES = 10
 
 
 @dataclass(frozen=True)
@@ -223,21 +223,22 @@ class FaultInjector:
         return f"429 on a bulk item at position >= {first}"
 
     def _inject_es_503(self, rng: random.Random) -> str | None:
-        window = rng.uniform(3, 8)
+        # The client retries a refused request twice at once: one or two 503s are absorbed there,
+        # three or four fail the delivery attempt (backlog, backoff) — both paths get exercised.
+        count = rng.randint(1, 4)
         faults = self.es.server.faults
         since = len(self.es.server.requests)
-        faults.fail_requests(503, path="_bulk", times=None)
+        faults.fail_requests(503, path="_bulk", times=count)
         fault = faults.requests[-1]
         try:
-            time.sleep(window)
-            # Held until a bulk request met it, so every counted window really refused something.
-            while not self.es.refused_requests(since) and not self._stop.is_set():
+            while fault.times and not self._stop.is_set():  # held until requests met all of it
                 time.sleep(0.2)
         finally:
             with faults.lock:
-                faults.requests.remove(fault)
+                if fault in faults.requests:
+                    faults.requests.remove(fault)
         refused = self.es.refused_requests(since)
-        return f"503 on every bulk request for {window:.1f}+ s ({refused} refused)" if refused else None
+        return f"503 on the next {count} bulk request(s) ({refused} refused)" if refused else None
 
 
 def _heartbeat_since(stack: AirflowStack, moment: datetime) -> bool:
