@@ -41,10 +41,11 @@ from bugzilla_push.connectors import ConnectionInfo  # noqa: E402
 from bugzilla_push.connectors.rabbitmq import PulseConnector  # noqa: E402
 from bugzilla_push.model import InvalidMessage, parse_message  # noqa: E402
 from bugzilla_push.store import notify, open_store  # noqa: E402
-from scripts.airflow_stack import AirflowStack, admin_url, create_database, drop_database  # noqa: E402
+from scripts.airflow_stack import AirflowStack  # noqa: E402
 from scripts.chaos.faults import ensure_broker_started  # noqa: E402
 from scripts.chaos.producer import Produced, Producer  # noqa: E402
 from scripts.chaos.receivers import PulseTap, PulseTimer  # noqa: E402
+from scripts.stack_support import admin_url, create_database, drop_database  # noqa: E402
 
 MODES = {"listen": ("event", True), "poll": ("event", False), "minute": ("minute", False)}
 LABELS = {"listen": "event (listen)", "poll": "event (poll)", "minute": "minute"}

@@ -6,7 +6,7 @@ under a work directory through AIRFLOW__… variables, never by editing airflow.
 harness and benchmarks use it as a context manager::
 
     with AirflowStack(workdir, env={"AIRFLOW_CONN_BUGZILLA_DB": url, ...}) as stack:
-        stack.dag_runs(); stack.task_processes(); stack.restart("scheduler")
+        stack.dag_runs(); stack.taskprocesses(); stack.restart("scheduler")
 
 By hand: `python -m scripts.airflow_stack --workdir var/stack` runs one until Ctrl-C, with a fresh
 source database and the file connector.
@@ -30,83 +30,28 @@ from pathlib import Path
 from typing import Any, Self
 
 import httpx
-import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
-PG_HOST = os.environ.get("BUGZILLA_PUSH_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = os.environ.get("BUGZILLA_PUSH_TEST_PG_PORT", "5432")
-PG_USER = os.environ.get("BUGZILLA_PUSH_TEST_PG_USER", "postgres")
-AMQP_URL = os.environ.get("BUGZILLA_PUSH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+from scripts.stack_support import (
+    AMQP_URL,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    ROOT,
+    TaskProcess,
+    admin_url,
+    create_database,
+    drop_database,
+    free_port,
+    processes,
+    rabbitmqctl,
+    task_processes,
+)
+
 DAG_ID = "bugzilla_push"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKERS = ("worker1", "worker2")
 WORKER_NAME_VARIABLE = "BUGZILLA_PUSH_STACK_WORKER"
 STARTUP_SECONDS = 240
-# Process titles Airflow 3 sets (airflow.sdk.execution_time.task_runner.startup): the task's own
-# process is "airflow worker -- <task instance uuid>"; its supervisor names the executor too.
-TASK_TITLE = "airflow worker -- "
-
-
-def admin_url(database: str = "postgres") -> str:
-    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
-
-
-def create_database(prefix: str) -> str:
-    """Create an empty PostgreSQL database; return its name."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(admin_url(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rabbitmqctl(*args: str, timeout: float = 120) -> str:
-    done = subprocess.run(
-        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if done.returncode:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}")
-    return done.stdout
-
-
-@dataclass(frozen=True)
-class TaskProcess:
-    """A running task's own process (the one that runs the task's code), found by its title."""
-
-    pid: int
-    ti_id: str
-    supervisor_pid: int
-
-
-def task_processes() -> list[TaskProcess]:
-    """Every Airflow task process on this machine (whatever the executor), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        if not title.startswith(TASK_TITLE):
-            continue
-        rest = title[len(TASK_TITLE) :].strip()
-        with contextlib.suppress(ValueError):
-            found.append(
-                TaskProcess(int(entry.name), str(uuid.UUID(rest)), int(stat.rsplit(")", 1)[1].split()[1]))
-            )
-    return found
 
 
 @dataclass
@@ -199,7 +144,7 @@ class AirflowStack:
         # Its other children go too: a surviving `serve-logs` child keeps the dead scheduler's database
         # connection, mid-transaction and holding row locks, and new schedulers then skip those tasks
         # for ever (seen in the first full chaos run). Task workers are left to finish.
-        for pid, pgid, title in _processes():
+        for pid, pgid, title in processes():
             if pgid == proc.pid and not title.startswith("airflow worker -- "):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -209,7 +154,7 @@ class AirflowStack:
         """End idle LocalExecutor workers left by killed schedulers (they wait for work that never comes)."""
         live = {p.pid for p in self.processes.values()}
         reaped = 0
-        for pid, pgid, title in _processes():
+        for pid, pgid, title in processes():
             if pgid in self._groups and pgid not in live and title.endswith("<idle>"):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -419,18 +364,6 @@ class AirflowStack:
 def worker_hostname() -> str:
     """Airflow's `hostname_callable` for this stack's Celery workers: the worker's own name."""
     return os.environ.get(WORKER_NAME_VARIABLE) or socket.getfqdn()
-
-
-def _processes() -> list[tuple[int, int, str]]:
-    """(pid, process group, title) of every process on this machine."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                pgrp = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
-                out.append((int(entry.name), pgrp, title.strip()))
-    return out
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from scripts.airflow_stack import rabbitmqctl
 from scripts.chaos.producer import HARNESS_APP
+from scripts.stack_support import rabbitmqctl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -181,7 +181,7 @@ class FaultInjector:
         return f"pg_terminate_backend: {killed} connection(s) to {self.source_db}" if killed else None
 
     def stack_pg(self) -> str:
-        from scripts.airflow_stack import PG_HOST, PG_PORT, PG_USER
+        from scripts.stack_support import PG_HOST, PG_PORT, PG_USER
 
         return f"{PG_USER}@{PG_HOST}:{PG_PORT}"
 

@@ -22,12 +22,13 @@ from bugzilla_push.connectors.elasticsearch import ElasticsearchConnector
 from bugzilla_push.connectors.rabbitmq import PulseConnector
 from bugzilla_push.model import InvalidMessage, parse_message
 from bugzilla_push.store import open_store
-from scripts.airflow_stack import DAG_ID, ROOT, AirflowStack, admin_url, create_database, drop_database
+from scripts.airflow_stack import DAG_ID, AirflowStack
 from scripts.chaos.checker import Verdict, check_elasticsearch, check_stream, es_arrivals
 from scripts.chaos.faults import KINDS, FaultInjector, ensure_broker_started
 from scripts.chaos.producer import HARNESS_APP, Produced, Producer
 from scripts.chaos.receivers import PulseTap, RecordingEs, read_file_ids
 from scripts.chaos.report import show, write_report
+from scripts.stack_support import ROOT, admin_url, create_database, drop_database
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,0 +1,98 @@
+"""What the Airflow stack needs of this machine: PostgreSQL databases, a free port, `rabbitmqctl`,
+and the processes in /proc (task processes by their title, process groups)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_HOST = os.environ.get("BUGZILLA_PUSH_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = os.environ.get("BUGZILLA_PUSH_TEST_PG_PORT", "5432")
+PG_USER = os.environ.get("BUGZILLA_PUSH_TEST_PG_USER", "postgres")
+AMQP_URL = os.environ.get("BUGZILLA_PUSH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+
+# Process titles Airflow 3 sets (airflow.sdk.execution_time.task_runner.startup): the task's own
+# process is "airflow worker -- <task instance uuid>"; its supervisor names the executor too.
+TASK_TITLE = "airflow worker -- "
+
+
+def admin_url(database: str = "postgres") -> str:
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def create_database(prefix: str) -> str:
+    """Create an empty PostgreSQL database; return its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(admin_url(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rabbitmqctl(*args: str, timeout: float = 120) -> str:
+    done = subprocess.run(
+        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class TaskProcess:
+    """A running task's own process (the one that runs the task's code), found by its title."""
+
+    pid: int
+    ti_id: str
+    supervisor_pid: int
+
+
+def task_processes() -> list[TaskProcess]:
+    """Every Airflow task process on this machine (whatever the executor), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        if not title.startswith(TASK_TITLE):
+            continue
+        rest = title[len(TASK_TITLE) :].strip()
+        with contextlib.suppress(ValueError):
+            found.append(
+                TaskProcess(int(entry.name), str(uuid.UUID(rest)), int(stat.rsplit(")", 1)[1].split()[1]))
+            )
+    return found
+
+
+def processes() -> list[tuple[int, int, str]]:
+    """(pid, process group, title) of every process on this machine."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                pgrp = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+                out.append((int(entry.name), pgrp, title.strip()))
+    return out
