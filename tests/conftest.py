@@ -29,17 +29,15 @@ MYSQL_USER = os.environ.get("BUGZILLA_PUSH_TEST_MYSQL_USER", "root")
 
 os.environ["AIRFLOW_HOME"] = str(ROOT)
 # Each pytest-xdist worker (gw0, gw1, …) of each checkout gets Airflow metadata of its own, so DAG
-# runs never meet — not even those of two clones tested at once against the same PostgreSQL.
+# runs never meet — not even those of two clones tested at once against the same PostgreSQL. Always
+# set, never inherited: the workers start with the environment of the controller, which loaded this
+# file first.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 _CHECKOUT = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
-os.environ.setdefault(
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-    os.environ.get(
-        "BUGZILLA_PUSH_TEST_AIRFLOW_DB",
-        f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test_{_CHECKOUT}",
-    )
-    + (f"_{_WORKER}" if _WORKER else ""),
-)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
+    "BUGZILLA_PUSH_TEST_AIRFLOW_DB",
+    f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test_{_CHECKOUT}",
+) + (f"_{_WORKER}" if _WORKER else "")
 os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(ROOT / "var" / "test-logs")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 for leftover in [k for k in os.environ if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:

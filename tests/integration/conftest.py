@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,7 @@ def airflow_db() -> None:
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
+                with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateDatabase):
+                    conn.execute(f'CREATE DATABASE "{name}"')  # another process may have just made it
     result = airflow("db", "migrate")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
