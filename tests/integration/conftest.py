@@ -42,11 +42,18 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def rabbitmq() -> None:
-    """The broker is up (an earlier test, or a killed one, may have stopped its app)."""
-    from tests.integration.pulse_support import ensure_broker_running
+def rabbitmq(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The broker is up (an earlier test, or a killed one, may have stopped its app), and held.
 
-    ensure_broker_running()
+    Tests marked `stops_broker` (they stop it, or change a setting every client feels) hold it
+    alone; the others share it. A lock file, not only xdist grouping: it holds across processes,
+    whatever runs where.
+    """
+    from tests.integration.pulse_support import broker_lock, ensure_broker_running
+
+    with broker_lock(exclusive=request.node.get_closest_marker("stops_broker") is not None):
+        ensure_broker_running()
+        yield
 
 
 @pytest.fixture

@@ -8,13 +8,16 @@ before its clean-up.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pika
@@ -56,6 +59,20 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
         time.sleep(0.1)
+
+
+BROKER_LOCK = Path(tempfile.gettempdir()) / "bugzilla-push-test-broker.lock"
+
+
+@contextlib.contextmanager
+def broker_lock(exclusive: bool) -> Iterator[None]:
+    """Hold the shared broker: alone (`exclusive`) or beside other tests; across processes."""
+    with BROKER_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_broker_running() -> None:

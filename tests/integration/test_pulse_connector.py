@@ -193,6 +193,7 @@ def test_a_nack_stops_delivery_there_and_the_rest_follows_in_order(store: Store)
         queue.delete()
 
 
+@pytest.mark.stops_broker
 def test_a_message_over_the_brokers_size_limit_is_dead_lettered_and_the_rest_delivered(
     store: Store, queue: BoundQueue
 ) -> None:

@@ -91,6 +91,7 @@ class StopsBrokerMidFlight(ConfirmingPublisher):
             wait_until(lambda: not port_open(), 60, "the broker to stop listening")
 
 
+@pytest.mark.stops_broker
 def test_broker_stopped_mid_batch_loses_nothing_keeps_order_and_drains_after_restart(
     store: Store, queue: BoundQueue, tmp_path: Path
 ) -> None:
@@ -168,6 +169,7 @@ def messages(count: int, seed: int = 23) -> list:
     return [parse_message(r, 10**7) for r in rows]
 
 
+@pytest.mark.stops_broker
 def test_a_broker_blocking_publishers_longer_than_the_timeout_is_transient(queue: BoundQueue) -> None:
     batch = messages(200)
     connector = build_connector(pulse_info("pulse", queue.exchange, blocked_connection_timeout=1.0))
