@@ -37,14 +37,12 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bugzilla_push.connectors import ConnectionInfo  # noqa: E402
-from bugzilla_push.connectors.rabbitmq import PulseConnector  # noqa: E402
-from bugzilla_push.model import InvalidMessage, parse_message  # noqa: E402
 from bugzilla_push.store import notify, open_store  # noqa: E402
 from scripts.airflow_stack import AirflowStack  # noqa: E402
 from scripts.chaos.faults import ensure_broker_started  # noqa: E402
-from scripts.chaos.producer import Produced, Producer  # noqa: E402
+from scripts.chaos.producer import Producer  # noqa: E402
 from scripts.chaos.receivers import PulseTap, PulseTimer  # noqa: E402
+from scripts.chaos.run import expected_ids  # noqa: E402
 from scripts.stack_support import admin_url, create_database, drop_database  # noqa: E402
 
 MODES = {"listen": ("event", True), "poll": ("event", False), "minute": ("minute", False)}
@@ -70,21 +68,6 @@ def percentile(values: list[float], q: float) -> float:
     """The q-quantile by the nearest-rank method (no interpolation between two messages)."""
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
-
-
-def for_pulse(produced: list[Produced], exchange: str) -> list[Produced]:
-    """The messages Pulse publishes (its own filter: no private bugs but their is_private changes)."""
-    pulse = PulseConnector.from_connection(
-        ConnectionInfo("pulse", "amqp", "127.0.0.1", 5672, "guest", "guest", "/", {"exchange": exchange})
-    )
-    out = []
-    for p in produced:
-        try:
-            if pulse.should_send(parse_message(p.row, 16 * 1024 * 1024)):
-                out.append(p)
-        except InvalidMessage:
-            continue
-    return out
 
 
 def measure(mode: str, args: argparse.Namespace, workdir: Path) -> Result:
@@ -117,8 +100,9 @@ def measure(mode: str, args: argparse.Namespace, workdir: Path) -> Result:
             producer.stop()
             if producer.error is not None:
                 raise RuntimeError(f"the producer failed: {producer.error!r}")
+            wanted = set(expected_ids(producer.produced, tap.exchange)["pulse"])
             measured = [
-                p for p in for_pulse(producer.produced, tap.exchange) if p.committed_at >= begun + args.warmup
+                p for p in producer.produced if p.row.id in wanted and p.committed_at >= begun + args.warmup
             ]
             deadline = time.monotonic() + 180  # the minute schedule's last run, and a slow first one
             while time.monotonic() < deadline and any(p.row.id not in timer.arrived for p in measured):
