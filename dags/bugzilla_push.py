@@ -51,7 +51,10 @@ BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
     dagrun_timeout=timedelta(minutes=30),
     doc_md=__doc__,
     tags=["bugzilla", "push", "delivery"],
-    default_args={"owner": "bugzilla", "retries": 2, "retry_delay": timedelta(seconds=15)},
+    # Airflow retries only crashes (a killed process, a lost database): connector failures go to the
+    # backlog and connector-fatal ones fail without retry. The engine resumes exactly where the dead
+    # attempt committed, and the whole run (every connector) waits for the retry, so retry soon.
+    default_args={"owner": "bugzilla", "retries": 2, "retry_delay": timedelta(seconds=5)},
     params={
         "connectors": Param(
             [],

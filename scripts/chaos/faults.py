@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 
 KINDS = ("task_kill", "scheduler_kill", "broker_restart", "db_terminate", "es_429", "es_503")
 RETRY_SECONDS = 0.25
-# Writes Elasticsearch must apply after one of its faults before the next (a 429 fault lets up to
-# five leading items through).
-ES_RECOVERY_WRITES = 10
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,6 @@ class FaultInjector:
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _es_lock: threading.Lock = field(default_factory=threading.Lock)
-    _es_mark: int = 0
 
     def schedule(self, kind: str) -> list[float]:
         """Seeded times (seconds into the run) spread over 5–90 % of the duration."""
@@ -186,20 +182,20 @@ class FaultInjector:
         return f"{PG_USER}@{PG_HOST}:{PG_PORT}"
 
     def _es_fault(self, inject: Callable[[], str | None]) -> str | None:
-        """Run one Elasticsearch fault once the connector has recovered from the previous one.
+        """Run one Elasticsearch fault at a time, armed once the connector has recovered from the last.
 
-        Both kinds hold until a request meets them, so without this gate they would meet every
-        attempt in turn: the connector would back off to its cap and make no progress all run
-        (and a pending 503 would shadow every 429). Intermittent faults interleave with progress.
+        Both kinds hold until a request meets them. Were they armed at once, they would meet every
+        attempt in turn: no chunk would get through, the connector's backoff would grow to its cap
+        and it would make no progress all run (and a pending 503 would shadow every 429). Armed by
+        the double as a request arrives, once the one before it went through whole (the engine
+        resets backoff after a delivered chunk), a fault can meet the next chunk of the very
+        attempt that recovered: intermittent faults, with progress between them.
         """
-        if self.es.applied() < self._es_mark + ES_RECOVERY_WRITES or not self._es_lock.acquire(
-            blocking=False
-        ):
+        if not self._es_lock.acquire(blocking=False):
             return None
         try:
             return inject()
         finally:
-            self._es_mark = self.es.applied()
             self._es_lock.release()
 
     def _es_429(self, rng: random.Random) -> str | None:
@@ -211,7 +207,7 @@ class FaultInjector:
     def _inject_es_429(self, rng: random.Random) -> str | None:
         first = rng.randint(0, 5)
         faults = self.es.server.faults
-        faults.reject_items(429, positions=tuple(range(first, 100_000)), times=1)
+        faults.reject_items(429, positions=tuple(range(first, 100_000)), times=1, when=self.es.recovered)
         fault = faults.items[-1]
         # Counted once a bulk request really met it (small requests may not reach its position).
         while fault.times and not self._stop.is_set():
@@ -228,7 +224,7 @@ class FaultInjector:
         count = rng.randint(1, 4)
         faults = self.es.server.faults
         since = len(self.es.server.requests)
-        faults.fail_requests(503, path="_bulk", times=count)
+        faults.fail_requests(503, path="_bulk", times=count, when=self.es.recovered)
         fault = faults.requests[-1]
         try:
             while fault.times and not self._stop.is_set():  # held until requests met all of it

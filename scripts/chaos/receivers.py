@@ -137,9 +137,13 @@ class RecordingEs:
                 out.update({(name, d): doc.version for d, doc in index.docs.items()})
             return out
 
-    def applied(self) -> int:
-        """Writes applied so far (2xx), for telling whether the connector has made progress."""
-        return sum(1 for w in list(self.writes) if w.applied)
+    def recovered(self) -> bool:
+        """The latest bulk request went through whole: the connector made progress since any fault
+        (its backoff resets after a delivered chunk)."""
+        for record in reversed(list(self.server.requests)):
+            if "_bulk" in record.path:
+                return record.clean
+        return False
 
     def refused_requests(self, since: int) -> int:
         """Requests answered 503 after the `since`-th recorded request."""

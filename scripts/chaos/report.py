@@ -61,6 +61,21 @@ def worker_table(workers: dict[str, Any]) -> Table:
     return table
 
 
+def attempt_table(attempts: dict[str, dict[str, int]], cadence: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"deliver tasks by state, bulk requests by status; {cadence['runs']} runs, median "
+        f"{cadence['run_seconds_median']} s (max {cadence['run_seconds_max']} s), median gap "
+        f"{cadence['gap_seconds_median']} s, deliver retries {cadence['deliver_retries']}"
+    )
+    states = sorted({state for by_state in attempts.values() for state in by_state})
+    table.add_column("connector")
+    for state in states:
+        table.add_column(state, justify="right")
+    for connector, by_state in sorted(attempts.items()):
+        table.add_row(connector, *(f"{by_state.get(state, 0):,}" for state in states))
+    return table
+
+
 def write_report(path: Path, report: dict[str, Any]) -> None:
     path.write_text(json.dumps(report, indent=2, default=str))
 
@@ -70,5 +85,6 @@ def show(report: dict[str, Any], verdicts: list[Verdict], console: Console | Non
     console.print(verdict_table(verdicts))
     console.print(fault_table(report["options"]["faults"], report["faults"]["injected"]))
     console.print(worker_table(report["workers"]))
+    console.print(attempt_table(report["attempts"], report["cadence"]))
     for line in report["summary"]:
         console.print(line)

@@ -7,11 +7,14 @@ removed (try/finally); the report and every component's log stay under `var/chao
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -125,6 +128,35 @@ def where_delivered(delivers: list[dict[str, Any]]) -> dict[str, Any]:
         "deliver_tasks_by_host": dict(hosts),
         "runs_across_hosts": sum(len(h) > 1 for h in per_run.values()),
         "runs": len(per_run),
+    }
+
+
+def attempts(delivers: list[dict[str, Any]], es: RecordingEs) -> dict[str, dict[str, int]]:
+    """Each connector's deliver task tries by final state, and the Elasticsearch bulk requests by status."""
+    out: dict[str, dict[str, int]] = {}
+    for ti in delivers:
+        by_state = out.setdefault(str(ti.get("rendered_map_index") or ti["map_index"]), {})
+        by_state[ti["state"]] = by_state.get(ti["state"], 0) + 1
+    statuses = Counter(str(r.status) for r in list(es.server.requests) if "_bulk" in r.path)
+    out["elasticsearch _bulk requests"] = dict(statuses)
+    return out
+
+
+def cadence(runs: list[dict[str, Any]], delivers: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often runs started and how long they took: what bounds the attempts in a chaos run."""
+    spans = sorted(
+        (datetime.fromisoformat(r["start_date"]), datetime.fromisoformat(r["end_date"]))
+        for r in runs
+        if r.get("start_date") and r.get("end_date")
+    )
+    durations = [(end - start).total_seconds() for start, end in spans]
+    gaps = [(b[0] - a[1]).total_seconds() for a, b in pairwise(spans)]
+    return {
+        "runs": len(spans),
+        "run_seconds_median": round(statistics.median(durations), 1) if durations else None,
+        "run_seconds_max": round(max(durations), 1) if durations else None,
+        "gap_seconds_median": round(statistics.median(gaps), 1) if gaps else None,
+        "deliver_retries": sum(1 for ti in delivers if int(ti.get("try_number") or 1) > 1),
     }
 
 
@@ -270,6 +302,8 @@ def _judge(
         "dag_runs": states,
         "dag_run_types": run_types,
         "workers": where_delivered(delivers),
+        "cadence": cadence(runs, delivers),
+        "attempts": attempts(delivers, es),
         "connectors": [v.to_dict() for v in verdicts],
         "faults": {
             "injected": counts,

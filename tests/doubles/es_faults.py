@@ -2,14 +2,19 @@
 
 Item faults answer chosen bulk items with a status (429, 400, 403, 503…) and leave them unapplied;
 request faults answer a whole request with a status, answer it late (after applying it), or drop
-the connection (without applying it). Each fault is used `times` times (None: for ever).
+the connection (without applying it). Each fault is used `times` times (None: for ever). A fault
+given `when` waits, unused, until that condition holds as a request meets it (then it stays
+armed): the chaos harness arms a fault for "once the connector has made progress again".
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ITEM_ERRORS = {
     400: ("document_parsing_exception", "[1:2] failed to parse: injected by the test double"),
@@ -47,6 +52,7 @@ class ItemFault:
     doc_ids: frozenset[str] = frozenset()
     index: str | None = None
     times: int | None = 1
+    when: Callable[[], bool] | None = None
 
     def matches(self, position: int, meta: dict[str, Any]) -> bool:
         if self.times is not None and self.times <= 0:
@@ -55,7 +61,7 @@ class ItemFault:
             position in self.positions
             or str(meta.get("_id")) in self.doc_ids
             or (self.index is not None and meta.get("_index") == self.index)
-        )
+        ) and _armed(self)
 
 
 @dataclass
@@ -68,6 +74,16 @@ class RequestFault:
     seconds: float = 0.0
     times: int | None = 1
     after: int = 0  # let this many matching requests through first
+    when: Callable[[], bool] | None = None
+
+
+def _armed(fault: ItemFault | RequestFault) -> bool:
+    """True once the fault's condition has held (checked only while it has not)."""
+    if fault.when is not None:
+        if not fault.when():
+            return False
+        fault.when = None
+    return True
 
 
 @dataclass
@@ -86,19 +102,28 @@ class Faults:
         doc_ids: tuple[str, ...] = (),
         index: str | None = None,
         times: int | None = 1,
+        when: Callable[[], bool] | None = None,
     ) -> None:
         """Fail bulk items at these 0-based positions of a request, with these ids, or on this index."""
         with self.lock:
             self.items.append(
-                ItemFault(status, frozenset(positions), frozenset(map(str, doc_ids)), index, times)
+                ItemFault(status, frozenset(positions), frozenset(map(str, doc_ids)), index, times, when)
             )
 
     def fail_requests(
-        self, status: int = 503, *, path: str = "_bulk", times: int | None = 1, after: int = 0
+        self,
+        status: int = 503,
+        *,
+        path: str = "_bulk",
+        times: int | None = 1,
+        after: int = 0,
+        when: Callable[[], bool] | None = None,
     ) -> None:
         """Answer whole requests whose path contains `path` with `status` (nothing is applied)."""
         with self.lock:
-            self.requests.append(RequestFault("status", path, status=status, times=times, after=after))
+            self.requests.append(
+                RequestFault("status", path, status=status, times=times, after=after, when=when)
+            )
 
     def delay_responses(
         self, seconds: float, *, path: str = "_bulk", times: int | None = 1, after: int = 0
@@ -120,7 +145,7 @@ class Faults:
     def take_request_fault(self, path: str) -> RequestFault | None:
         with self.lock:
             for fault in self.requests:
-                if fault.path in path and (fault.times is None or fault.times > 0):
+                if fault.path in path and (fault.times is None or fault.times > 0) and _armed(fault):
                     if fault.after > 0:
                         fault.after -= 1
                         continue

@@ -50,6 +50,13 @@ class RequestRecord:
     path: str
     items: tuple[tuple[str, str, str, int | None], ...] = ()  # bulk: (op, index, id, version)
     status: int | None = None
+    item_statuses: tuple[int, ...] = ()  # bulk: each item's answer, in order
+
+    @property
+    def clean(self) -> bool:
+        """Answered 2xx with no item refused for a reason worth retrying (429, 5xx)."""
+        ok = self.status is not None and 200 <= self.status < 300
+        return ok and not any(s == 429 or s >= 500 for s in self.item_statuses)
 
 
 class EsTestServer:
@@ -160,7 +167,10 @@ class _Handler(BaseHTTPRequestHandler):
                 400,
                 EsError(400, "parse_exception", f"test double cannot read the request: {exc}").body(),
             )
-        double.requests.append(RequestRecord(self.command, path, items, status))
+        statuses = ()
+        if isinstance(body, dict) and isinstance(body.get("items"), list):
+            statuses = tuple(next(iter(item.values()))["status"] for item in body["items"])
+        double.requests.append(RequestRecord(self.command, path, items, status, statuses))
         if fault is not None and fault.kind == "delay":
             double._released.wait(fault.seconds)
         self._reply(status, body)
