@@ -61,9 +61,12 @@ def worker_table(workers: dict[str, Any]) -> Table:
     return table
 
 
-def attempt_table(attempts: dict[str, dict[str, int]], cadence: dict[str, Any]) -> Table:
+def attempt_table(
+    attempts: dict[str, dict[str, int]], cadence: dict[str, Any], bulks: dict[str, int]
+) -> Table:
     table = Table(
-        title=f"deliver tasks by state, bulk requests by status; {cadence['runs']} runs, median "
+        title=f"delivery attempts by outcome; Elasticsearch bulk requests by status {bulks}; "
+        f"{cadence['runs']} runs, median "
         f"{cadence['run_seconds_median']} s (max {cadence['run_seconds_max']} s), median gap "
         f"{cadence['gap_seconds_median']} s, deliver retries {cadence['deliver_retries']}"
     )
@@ -85,6 +88,6 @@ def show(report: dict[str, Any], verdicts: list[Verdict], console: Console | Non
     console.print(verdict_table(verdicts))
     console.print(fault_table(report["options"]["faults"], report["faults"]["injected"]))
     console.print(worker_table(report["workers"]))
-    console.print(attempt_table(report["attempts"], report["cadence"]))
+    console.print(attempt_table(report["attempts"], report["cadence"], report["es_bulk_requests"]))
     for line in report["summary"]:
         console.print(line)

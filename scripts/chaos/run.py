@@ -131,14 +131,26 @@ def where_delivered(delivers: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def attempts(delivers: list[dict[str, Any]], es: RecordingEs) -> dict[str, dict[str, int]]:
-    """Each connector's deliver task tries by final state, and the Elasticsearch bulk requests by status."""
+def delivery_outcomes(stack: AirflowStack, delivers: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Each connector's delivery attempts by outcome (`done`, `backing_off`, `blocked`...: what its
+    deliver task returned), and the tasks that ended otherwise by state (a try killed three times)."""
     out: dict[str, dict[str, int]] = {}
     for ti in delivers:
-        by_state = out.setdefault(str(ti.get("rendered_map_index") or ti["map_index"]), {})
-        by_state[ti["state"]] = by_state.get(ti["state"], 0) + 1
-    statuses = Counter(str(r.status) for r in list(es.server.requests) if "_bulk" in r.path)
-    out["elasticsearch _bulk requests"] = dict(statuses)
+        outcome = ti["state"]
+        if outcome == "success":
+            entry = stack.api(
+                "GET",
+                f"/dags/{DAG_ID}/dagRuns/{quote(ti['dag_run_id'], safe='')}/taskInstances/deliver/"
+                "xcomEntries/return_value",
+                missing_ok=True,
+                params={"map_index": ti["map_index"]},
+            )
+            value = (entry or {}).get("value")
+            if isinstance(value, str):
+                value = json.loads(value)
+            outcome = value.get("state", "?") if isinstance(value, dict) else "skipped"
+        by_outcome = out.setdefault(str(ti.get("rendered_map_index") or ti["map_index"]), {})
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
     return out
 
 
@@ -221,6 +233,7 @@ def run(options: Options, log: Any = print) -> Outcome:
             stop_ticks.set()
             runs = stack.dag_runs(limit=10_000)
             delivers = [ti for ti in stack.task_instances(limit=100_000) if ti["task_id"] == "deliver"]
+            outcomes = delivery_outcomes(stack, delivers)
             with psycopg.connect(source_url, application_name=HARNESS_APP) as conn:
                 dead = conn.execute("SELECT count(*) FROM push_dead_letter").fetchone()[0]
         return _judge(
@@ -236,6 +249,7 @@ def run(options: Options, log: Any = print) -> Outcome:
             runs,
             dead,
             delivers,
+            outcomes,
         )
     finally:
         if producer is not None:
@@ -261,6 +275,7 @@ def _judge(
     runs: list[dict[str, Any]],
     dead: int,
     delivers: list[dict[str, Any]],
+    outcomes: dict[str, dict[str, int]],
 ) -> Outcome:
     expected = expected_ids(producer.produced, tap.exchange, es.port)
     received = {
@@ -303,7 +318,8 @@ def _judge(
         "dag_run_types": run_types,
         "workers": where_delivered(delivers),
         "cadence": cadence(runs, delivers),
-        "attempts": attempts(delivers, es),
+        "attempts": outcomes,
+        "es_bulk_requests": dict(Counter(str(r.status) for r in es.server.bulk_requests())),
         "connectors": [v.to_dict() for v in verdicts],
         "faults": {
             "injected": counts,
