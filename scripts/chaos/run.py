@@ -135,6 +135,9 @@ def delivery_outcomes(stack: AirflowStack, delivers: list[dict[str, Any]]) -> di
     """Each connector's delivery attempts by outcome (`done`, `backing_off`, `blocked`...: what its
     deliver task returned), and the tasks that ended otherwise by state (a try killed three times)."""
     out: dict[str, dict[str, int]] = {}
+    # A task killed before it rendered its name has only its map index; the connectors keep their
+    # order (and so their index) across runs.
+    names = {ti["map_index"]: ti["rendered_map_index"] for ti in delivers if ti.get("rendered_map_index")}
     for ti in delivers:
         outcome = ti["state"]
         if outcome == "success":
@@ -149,7 +152,7 @@ def delivery_outcomes(stack: AirflowStack, delivers: list[dict[str, Any]]) -> di
             if isinstance(value, str):
                 value = json.loads(value)
             outcome = value.get("state", "?") if isinstance(value, dict) else "skipped"
-        by_outcome = out.setdefault(str(ti.get("rendered_map_index") or ti["map_index"]), {})
+        by_outcome = out.setdefault(str(names.get(ti["map_index"], ti["map_index"])), {})
         by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
     return out
 
