@@ -6,6 +6,7 @@ removed (try/finally); the report and every component's log stay under `var/chao
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import threading
@@ -150,7 +151,8 @@ def delivery_outcomes(stack: AirflowStack, delivers: list[dict[str, Any]]) -> di
             )
             value = (entry or {}).get("value")
             if isinstance(value, str):
-                value = json.loads(value)
+                with contextlib.suppress(ValueError):
+                    value = json.loads(value)
             outcome = value.get("state", "?") if isinstance(value, dict) else "skipped"
         by_outcome = out.setdefault(str(names.get(ti["map_index"], ti["map_index"])), {})
         by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
@@ -171,7 +173,7 @@ def cadence(runs: list[dict[str, Any]], delivers: list[dict[str, Any]]) -> dict[
         "run_seconds_median": round(statistics.median(durations), 1) if durations else None,
         "run_seconds_max": round(max(durations), 1) if durations else None,
         "gap_seconds_median": round(statistics.median(gaps), 1) if gaps else None,
-        "deliver_retries": sum(1 for ti in delivers if int(ti.get("try_number") or 1) > 1),
+        "deliver_tasks_retried": sum(1 for ti in delivers if int(ti.get("try_number") or 1) > 1),
     }
 
 
