@@ -120,3 +120,11 @@ def read_jsonl(path: Path) -> list[dict]:
 def delivered_ids(path: Path) -> list[int]:
     """Push ids in the order a file connector wrote them (none if it wrote nothing)."""
     return [record["push_id"] for record in read_jsonl(path)]
+
+
+def delivered_so_far(path: Path) -> list[int]:
+    """Like `delivered_ids`, while a writer may be in the middle of a line (or was killed there):
+    a last line without its newline is not a record yet (the connector drops it when it reopens)."""
+    text = path.read_text() if path.exists() else ""
+    whole = text[: text.rfind("\n") + 1]
+    return [json.loads(line)["push_id"] for line in whole.splitlines()]
