@@ -10,8 +10,12 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_HOST = os.environ.get("BUGZILLA_PUSH_TEST_PG_HOST", "127.0.0.1")
@@ -68,31 +72,26 @@ class TaskProcess:
 def task_processes() -> list[TaskProcess]:
     """Every Airflow task process on this machine (whatever the executor), from /proc."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        if not title.startswith(TASK_TITLE):
-            continue
-        rest = title[len(TASK_TITLE) :].strip()
-        with contextlib.suppress(ValueError):
-            found.append(
-                TaskProcess(int(entry.name), str(uuid.UUID(rest)), int(stat.rsplit(")", 1)[1].split()[1]))
-            )
+    for pid, title, stat in _proc():
+        if title.startswith(TASK_TITLE):
+            with contextlib.suppress(ValueError):
+                found.append(TaskProcess(pid, str(uuid.UUID(title[len(TASK_TITLE) :].strip())), int(stat[1])))
     return found
 
 
 def processes() -> list[tuple[int, int, str]]:
     """(pid, process group, title) of every process on this machine."""
-    out = []
+    return [(pid, int(stat[2]), title) for pid, title, stat in _proc()]
+
+
+def _proc() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, title, the `stat` fields after the command: state, ppid, pgrp, …) of each process."""
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                pgrp = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
-                out.append((int(entry.name), pgrp, title.strip()))
-    return out
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        yield int(entry.name), title, stat

@@ -61,6 +61,15 @@ class Running:
         except TimeoutError:
             return None
 
+    async def fires_on_a_commit(self, store: Store, within: float, timeout: float) -> None:
+        """Commit one row; the watcher reports its id within `within` seconds of the commit."""
+        new_id = await asyncio.to_thread(commit_one, store)
+        committed = time.monotonic()
+        event = await self.next(timeout=timeout)
+        assert event is not None
+        assert event[1] == new_id
+        assert event[0] - committed < within
+
 
 @asynccontextmanager
 async def running(url: str, config: WatchConfig = FAST) -> AsyncIterator[Running]:
@@ -81,12 +90,7 @@ def test_listen_fires_within_a_second_of_a_commit_and_survives_a_terminated_back
     async def scenario() -> None:
         async with running(pg_url) as w:
             await w.ready("listen")
-            new_id = await asyncio.to_thread(commit_one, pg_store)
-            committed = time.monotonic()
-            event = await w.next(timeout=2)
-            assert event is not None
-            assert event[1] == new_id
-            assert event[0] - committed < 1.0
+            await w.fires_on_a_commit(pg_store, within=1.0, timeout=2)
 
             # An insert that is not committed fires nothing.
             with psycopg.connect(pg_url) as other:
@@ -106,12 +110,7 @@ def test_listen_fires_within_a_second_of_a_commit_and_survives_a_terminated_back
             assert killed == [(True,)]
             await asyncio.sleep(1.5)  # reconnected (backoff 0.2 s) and listening again
             assert w.watcher.strategy == "listen"
-            new_id = await asyncio.to_thread(commit_one, pg_store)
-            committed = time.monotonic()
-            event = await w.next(timeout=3)
-            assert event is not None
-            assert event[1] == new_id
-            assert event[0] - committed < 1.0
+            await w.fires_on_a_commit(pg_store, within=1.0, timeout=3)
 
     asyncio.run(scenario())
 
@@ -144,12 +143,7 @@ def test_poll_fires_soon_after_a_commit_on_every_database(
         async with running(db_url) as w:
             await w.ready("poll")
             assert await w.next(timeout=1.5) is None  # rows already there are not news; nothing new
-            new_id = await asyncio.to_thread(commit_one, store)
-            committed = time.monotonic()
-            event = await w.next(timeout=3)
-            assert event is not None
-            assert event[1] == new_id
-            assert event[0] - committed < 1.5  # one poll interval, plus the query
+            await w.fires_on_a_commit(store, within=1.5, timeout=3)  # one poll interval, plus the query
 
     asyncio.run(scenario())
 
