@@ -35,6 +35,7 @@ from scripts.chaos.report import show, write_report
 from scripts.stack_support import ROOT, admin_url, create_database, drop_database
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 CONNECTORS = ("pulse", "elasticsearch", "file")
@@ -132,28 +133,42 @@ def where_delivered(delivers: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def delivery_outcomes(stack: AirflowStack, delivers: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def deliver_return_value(stack: AirflowStack, ti: dict[str, Any]) -> Any:
+    """What one finished deliver task returned (its XCom), decoded when the API hands back JSON text."""
+    entry = stack.api(
+        "GET",
+        f"/dags/{DAG_ID}/dagRuns/{quote(ti['dag_run_id'], safe='')}/taskInstances/deliver/"
+        "xcomEntries/return_value",
+        missing_ok=True,
+        params={"map_index": ti["map_index"]},
+    )
+    value = (entry or {}).get("value")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    return value
+
+
+def delivery_outcomes(
+    delivers: list[dict[str, Any]], return_value: Callable[[dict[str, Any]], Any]
+) -> dict[str, dict[str, int]]:
     """Each connector's delivery attempts by outcome (`done`, `backing_off`, `blocked`...: what its
-    deliver task returned), and the tasks that ended otherwise by state (a try killed three times)."""
+    deliver task returned), and the tasks that ended otherwise by state (a try killed three times).
+
+    A run still starting when the report is taken holds one unexpanded `deliver` (map index -1, no
+    state yet); it has attempted nothing and is left out.
+    """
     out: dict[str, dict[str, int]] = {}
     # A task killed before it rendered its name has only its map index; the connectors keep their
     # order (and so their index) across runs.
     names = {ti["map_index"]: ti["rendered_map_index"] for ti in delivers if ti.get("rendered_map_index")}
     for ti in delivers:
-        outcome = ti["state"]
+        if ti["map_index"] == -1 and not ti["state"]:
+            continue
+        outcome = ti["state"] or "not started"
         if outcome == "success":
-            entry = stack.api(
-                "GET",
-                f"/dags/{DAG_ID}/dagRuns/{quote(ti['dag_run_id'], safe='')}/taskInstances/deliver/"
-                "xcomEntries/return_value",
-                missing_ok=True,
-                params={"map_index": ti["map_index"]},
-            )
-            value = (entry or {}).get("value")
-            if isinstance(value, str):
-                with contextlib.suppress(ValueError):
-                    value = json.loads(value)
-            outcome = value.get("state", "?") if isinstance(value, dict) else "skipped"
+            value = return_value(ti)
+            outcome = str(value.get("state", "?")) if isinstance(value, dict) else "skipped"
         by_outcome = out.setdefault(str(names.get(ti["map_index"], ti["map_index"])), {})
         by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
     return out
@@ -238,7 +253,7 @@ def run(options: Options, log: Any = print) -> Outcome:
             stop_ticks.set()
             runs = stack.dag_runs(limit=10_000)
             delivers = [ti for ti in stack.task_instances(limit=100_000) if ti["task_id"] == "deliver"]
-            outcomes = delivery_outcomes(stack, delivers)
+            outcomes = delivery_outcomes(delivers, lambda ti: deliver_return_value(stack, ti))
             with psycopg.connect(source_url, application_name=HARNESS_APP) as conn:
                 dead = conn.execute("SELECT count(*) FROM push_dead_letter").fetchone()[0]
         return _judge(
