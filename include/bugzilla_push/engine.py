@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.model import PushRow
     from bugzilla_push.store import Batch, Store
+    from bugzilla_push.store.records import ConnectorState
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class Engine:
         if state is not None and state.paused:
             report.state, report.error = "paused", state.reason
             if after is not None:
-                self._hold(batch, name, after, report)
+                self._hold(batch, name, after, report, blocked=_paused_because(state))
             return
         backoff = self.store.backoff(name)
         connector.observe_backoff(backoff.attempts)
@@ -312,13 +313,19 @@ class Engine:
             Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, PROGRESS_DONE)), report
         )
 
-    def _hold(self, batch: Batch, name: str, after: int, report: DeliveryReport) -> None:
-        """Queue the batch's rows after `after` behind the connector's backlog, unsent."""
+    def _hold(
+        self, batch: Batch, name: str, after: int, report: DeliveryReport, blocked: str | None = None
+    ) -> None:
+        """Queue the batch's rows after `after` behind the connector's backlog, unsent.
+
+        `blocked` (a paused connector) logs each of them as BLOCKED with that reason.
+        """
         hold = batch.ranges.after(after)
         commit = Commit(
             name,
             self.clock(),
             hold=hold,
+            blocked=blocked,
             counts=Counts(held=len(hold)),
             progress=(batch.id, batch.ranges.last, PROGRESS_DONE),
         )
@@ -476,3 +483,9 @@ def _about_bugs(row: PushRow, bug_ids: Sequence[int]) -> bool:
     except InvalidMessage:
         return False
     return bool(bug) and bug.get("id") in bug_ids
+
+
+def _paused_because(state: ConnectorState) -> str:
+    """Say who paused the connector and why, for the BLOCKED log rows of the messages it holds."""
+    why = f": {state.reason}" if state.reason else ""
+    return f"connector paused by {state.changed_by}{why}"

@@ -26,7 +26,7 @@ class Result(IntEnum):
     TRANSIENT = 3  # may succeed later: the connector stops and backlogs from here
     ERROR = 4  # permanent for this message: dead-lettered with the reason
     UNKNOWN = 5  # the connector could not tell; handled like TRANSIENT so nothing is lost
-    BLOCKED = 6  # the connector refused to run (paused or misconfigured); kept in the backlog
+    BLOCKED = 6  # held unsent because the connector is paused; kept in its backlog
 
 
 KNOWN_TARGETS = frozenset({"bug", "comment", "attachment"})

@@ -87,6 +87,34 @@ def test_the_log_filters_and_pages(store: Store, clock: FakeClock) -> None:
     assert bug["where"] == [{"place": "archive"}]
 
 
+def test_a_paused_connectors_held_messages_are_logged_blocked_then_ok_after_resume(
+    store: Store, clock: FakeClock
+) -> None:
+    engine = engine_for(store, clock)
+    file, pulse = ScriptedConnector("file"), ScriptedConnector("pulse")
+    store.set_paused("pulse", True, "admin", clock.now, reason="receiver maintenance")
+    ids = enqueue_samples(store, 25)
+    reports, _ = run_cycle(engine, [file, pulse])
+    assert reports["pulse"].state == "paused"
+    ops = Operations(store, clock)
+    blocked = ops.log(connector="pulse", result=int(Result.BLOCKED), limit=500).rows
+    assert sorted(r["message_id"] for r in blocked) == ids
+    assert {r["data"] for r in blocked} == {"connector paused by admin: receiver maintenance"}
+    assert {r["routing_key"] for r in blocked} == {
+        r["routing_key"] for r in ops.log(connector="file", limit=500).rows
+    }
+    assert ops.log(connector="file", result=int(Result.BLOCKED), limit=500).rows == []
+
+    run_cycle(engine, [file, pulse])  # still paused: the backlog is not logged again
+    assert len(ops.log(connector="pulse", result=int(Result.BLOCKED), limit=500).rows) == len(ids)
+
+    store.set_paused("pulse", False, "admin", clock.now)
+    run_cycle(engine, [file, pulse])
+    assert pulse.received == ids
+    ok = ops.log(connector="pulse", result=int(Result.OK), limit=500).rows
+    assert sorted(r["message_id"] for r in ok) == ids
+
+
 def test_the_log_finds_a_bugs_messages(store: Store, clock: FakeClock) -> None:
     ids = enqueue_samples(store, 40)
     run_cycle(engine_for(store, clock), [ScriptedConnector("file")])

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.backoff import Backoff
-from bugzilla_push.model import PushRow
+from bugzilla_push.model import PushRow, Result
 from bugzilla_push.ranges import IdRanges
 from bugzilla_push.store.dialect import (
     ARCHIVE_COLUMNS,
@@ -318,6 +318,8 @@ class Store:
                     self.execute(
                         cur, d.insert_ignore("push_backlog", BACKLOG_COLUMNS, select), {**params, "c": c}
                     )
+                    if commit.blocked is not None:
+                        self._log_blocked(cur, c, predicate, params, now, commit.blocked)
             if commit.backlog_done:
                 for start in range(0, len(commit.backlog_done), 1000):
                     ids = commit.backlog_done[start : start + 1000]
@@ -378,6 +380,20 @@ class Store:
             for e in entries
         ]
         d.bulk_insert(cur, "push_log", LOG_COLUMNS, rows)
+
+    def _log_blocked(
+        self, cur: Any, connector: str, predicate: str, params: dict[str, Any], now: Any, why: str
+    ) -> None:
+        """Log each held row as BLOCKED, straight from `push` (no payloads read)."""
+        select = (
+            "SELECT id, change_set, routing_key, %(c)s, push_ts, %(now)s, %(result)s, %(why)s "
+            f"FROM push WHERE {predicate}"
+        )
+        self.execute(
+            cur,
+            f"INSERT INTO push_log ({', '.join(LOG_COLUMNS)}) {select}",
+            {**params, "c": connector, "now": now, "result": int(Result.BLOCKED), "why": why},
+        )
 
     def _insert_dead(self, cur: Any, connector: str, dead: list[tuple[PushRow, str]], now: Any) -> None:
         d = self.dialect

@@ -144,6 +144,8 @@ class Commit:
     state before the step or after it, never a mix (invariant 1).
 
     :param hold: batch rows to copy from `push` into the connector's backlog
+    :param blocked: why `hold` waits unsent (a paused connector): each held row gets a BLOCKED
+        `push_log` row saying so
     :param backlog_done: backlog message ids that are accounted for (delivered, ignored, dead)
     :param failed: `(message_id, error)` of the backlog row that just failed transiently
     :param backoff: the connector's new backoff state; None leaves it as it is
@@ -155,6 +157,7 @@ class Commit:
     logs: list[LogEntry] = field(default_factory=list)
     dead: list[tuple[PushRow, str]] = field(default_factory=list)
     hold: IdRanges | None = None
+    blocked: str | None = None
     backlog_done: list[int] = field(default_factory=list)
     failed: tuple[int, str] | None = None
     backoff: Backoff | None = None
