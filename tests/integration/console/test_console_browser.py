@@ -177,7 +177,9 @@ def test_a_retried_dead_letter_and_a_paused_connector_take_effect_in_the_next_da
         filters.get_by_label("Connector").select_option("file")
         filters.get_by_label("Result").select_option("1")
         filters.get_by_role("button", name="Apply").click()
-        frame.locator(f"#log tr[data-message='{new[-1]}']").wait_for()
+        # Each message has a row per connector (the mirror's say BLOCKED): wait for the filtered page.
+        log = frame.locator("#log[data-filters='connector=file&result=1']")
+        log.locator(f"tr[data-message='{new[-1]}']").wait_for()
         first_page = frame.locator("#log tbody tr").count()
         assert first_page == 50
         assert set(frame.locator("#log tbody tr td:nth-child(3)").all_text_contents()) == {"file"}
@@ -185,6 +187,15 @@ def test_a_retried_dead_letter_and_a_paused_connector_take_effect_in_the_next_da
         frame.get_by_role("button", name="Older").click()
         frame.locator(f"#log tr[data-message='{new[-1]}']").wait_for(state="detached")
         assert frame.locator("#log tbody tr").count() == 50
+
+        # What the paused mirror holds is in its log as BLOCKED, saying who paused it and why.
+        filters.get_by_label("Connector").select_option("mirror")
+        filters.get_by_label("Result").select_option("6")
+        filters.get_by_role("button", name="Apply").click()
+        held = frame.locator(f"#log[data-filters='connector=mirror&result=6'] tr[data-message='{new[-1]}']")
+        held.wait_for()
+        assert "BLOCKED" in held.text_content()
+        assert "connector paused by admin: mirror.example.org moves to a new rack" in held.text_content()
 
         frame.get_by_role("link", name="Activity").click()
         audit = frame.locator("#audit tbody tr")

@@ -415,6 +415,8 @@ async function showLog() {
     "No log rows match.",
     7,
   );
+  // Which filters the rows on show answer to (a filter applied while a page loads is not one yet).
+  $("#log").dataset.filters = new URLSearchParams(state.log.filters).toString();
   $("#log-newest").disabled = !state.log.pages.length;
   const older = $("#log-older");
   older.disabled = !page.next_before_id;
