@@ -15,11 +15,17 @@ A producer commits small transactions at `--rate` messages/s and notes each comm
 consumer on a queue bound to the exchange notes each message's first arrival. Latency = arrival −
 commit, per message, for the messages committed after `--warmup` seconds (the first runs also
 parse the DAG and start the watcher). Reported: p50, p90, p99 and max per schedule, and how many
-expected messages never arrived (must be 0). Prints a table and one JSON line; the JSON also goes
-to `var/bench/latency-<time>.json`.
+expected messages never arrived (must be 0), and what the measured window cost: the machine's CPU
+(all processes; 100 % = one core) and the scheduler's own loop (its main process, without the
+tasks it starts). Prints a table and one JSON line; the JSON also goes to
+`var/bench/latency-<time>.json`.
+
+`--idle-sleep 1 0.5 0.25` measures each schedule at each `[scheduler] scheduler_idle_sleep_time`
+(how long the scheduler sleeps when a loop found nothing to do: every hop between two tasks waits
+for it); without it, the value in `airflow.cfg` applies.
 
     .venv/bin/python bench/bench_latency.py [--rate 5] [--duration 240] [--warmup 60]
-                                          [--modes listen poll minute]
+                                          [--modes listen poll minute] [--idle-sleep S ...]
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,6 +60,9 @@ LABELS = {"listen": "event (listen)", "poll": "event (poll)", "minute": "minute"
 @dataclass(frozen=True)
 class Result:
     mode: str
+    idle_sleep: float | None
+    machine_cpu: float
+    scheduler_cpu: float
     measured: int
     missing: int
     p50: float
@@ -63,6 +74,30 @@ class Result:
     def to_dict(self) -> dict[str, object]:
         return {"schedule": LABELS[self.mode], **{k: v for k, v in self.__dict__.items() if k != "mode"}}
 
+    @property
+    def label(self) -> str:
+        return LABELS[self.mode] + ("" if self.idle_sleep is None else f", idle {self.idle_sleep:g} s")
+
+
+class CpuMeter:
+    """CPU used between `start()` and `stop()`: the whole machine's, and one process's (percent of
+    one core: 200 % is both cores of a 2-core machine busy)."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+
+    def _read(self) -> tuple[float, float, float]:
+        machine = psutil.cpu_times()
+        own = self.process.cpu_times()
+        return time.monotonic(), sum(machine) - machine.idle - machine.iowait, own.user + own.system
+
+    def start(self) -> None:
+        self._begun = self._read()
+
+    def stop(self) -> tuple[float, float]:
+        (t0, m0, p0), (t1, m1, p1) = self._begun, self._read()
+        return round((m1 - m0) / (t1 - t0) * 100, 1), round((p1 - p0) / (t1 - t0) * 100, 1)
+
 
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile by the nearest-rank method (no interpolation between two messages)."""
@@ -70,7 +105,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
 
 
-def measure(mode: str, args: argparse.Namespace, workdir: Path) -> Result:
+def measure(mode: str, idle_sleep: float | None, args: argparse.Namespace, workdir: Path) -> Result:
     schedule, listen = MODES[mode]
     source = create_database("bp_latency")
     source_url = admin_url(source)
@@ -92,11 +127,18 @@ def measure(mode: str, args: argparse.Namespace, workdir: Path) -> Result:
             ),
             "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "pulse",
         }
-        print(f"{LABELS[mode]}: starting Airflow (logs in {workdir / mode})", flush=True)
-        with AirflowStack(workdir / mode, "local", env, schedule):
+        if idle_sleep is not None:
+            env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] = f"{idle_sleep:g}"
+        name = mode if idle_sleep is None else f"{mode}-idle-{idle_sleep:g}"
+        print(f"{name}: starting Airflow (logs in {workdir / name})", flush=True)
+        with AirflowStack(workdir / name, "local", env, schedule) as stack:
             begun = time.time()
-            producer = Producer(source_url, args.rate, args.seed, workdir / f"{mode}-produced.jsonl").start()
-            time.sleep(args.warmup + args.duration)
+            producer = Producer(source_url, args.rate, args.seed, workdir / f"{name}-produced.jsonl").start()
+            cpu = CpuMeter(stack.processes["scheduler"].pid)
+            time.sleep(args.warmup)
+            cpu.start()
+            time.sleep(args.duration)
+            machine_cpu, scheduler_cpu = cpu.stop()
             producer.stop()
             if producer.error is not None:
                 raise RuntimeError(f"the producer failed: {producer.error!r}")
@@ -109,9 +151,12 @@ def measure(mode: str, args: argparse.Namespace, workdir: Path) -> Result:
                 time.sleep(1)
         latencies = [timer.arrived[p.row.id] - p.committed_at for p in measured if p.row.id in timer.arrived]
         if not latencies:
-            raise RuntimeError(f"{LABELS[mode]}: nothing arrived")
+            raise RuntimeError(f"{name}: nothing arrived")
         return Result(
             mode,
+            idle_sleep,
+            machine_cpu,
+            scheduler_cpu,
             measured=len(latencies),
             missing=len(measured) - len(latencies),
             p50=round(percentile(latencies, 0.50), 2),
@@ -134,23 +179,36 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=240, help="seconds measured per schedule")
     parser.add_argument("--warmup", type=float, default=60, help="seconds produced but not measured first")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument(
+        "--idle-sleep",
+        nargs="+",
+        type=float,
+        default=[None],
+        help="scheduler_idle_sleep_time values to measure each schedule at (default: airflow.cfg's)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     workdir = ROOT / "var" / "bench" / f"latency-{stamp}"
     results = []
-    for mode in args.modes:
-        results.append(measure(mode, args, workdir))
-        print(f"{LABELS[mode]}: {json.dumps(results[-1].to_dict())}", flush=True)
+    for idle_sleep in args.idle_sleep:
+        for mode in args.modes:
+            results.append(measure(mode, idle_sleep, args, workdir))
+            print(f"{results[-1].label}: {json.dumps(results[-1].to_dict())}", flush=True)
 
     print(
         f"\ncommit → Pulse consumer, {args.rate:g} messages/s, {args.duration:g} s measured per schedule "
-        f"after {args.warmup:g} s of warm-up; LocalExecutor on this machine"
+        f"after {args.warmup:g} s of warm-up; LocalExecutor on this machine; CPU in % of one core"
     )
-    print(f"{'schedule':<16}{'messages':>9}{'missing':>9}{'p50 s':>8}{'p90 s':>8}{'p99 s':>8}{'max s':>8}")
+    width = max(len(r.label) for r in results) + 2
+    print(
+        f"{'schedule':<{width}}{'messages':>9}{'missing':>9}{'p50 s':>8}{'p90 s':>8}{'p99 s':>8}{'max s':>8}"
+        f"{'machine %':>11}{'scheduler %':>13}"
+    )
     for r in results:
         print(
-            f"{LABELS[r.mode]:<16}{r.measured:>9,}{r.missing:>9}{r.p50:>8.2f}{r.p90:>8.2f}{r.p99:>8.2f}{r.max:>8.2f}"
+            f"{r.label:<{width}}{r.measured:>9,}{r.missing:>9}{r.p50:>8.2f}{r.p90:>8.2f}{r.p99:>8.2f}{r.max:>8.2f}"
+            f"{r.machine_cpu:>11.1f}{r.scheduler_cpu:>13.1f}"
         )
     line = json.dumps({"benchmark": "latency", "rate": args.rate, "results": [r.to_dict() for r in results]})
     (workdir / "latency.json").write_text(line + "\n")
