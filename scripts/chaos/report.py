@@ -68,7 +68,8 @@ def attempt_table(
         title=f"delivery attempts by outcome; Elasticsearch bulk requests by status {bulks}; "
         f"{cadence['runs']} runs, median "
         f"{cadence['run_seconds_median']} s (max {cadence['run_seconds_max']} s), median gap "
-        f"{cadence['gap_seconds_median']} s, deliver tasks retried {cadence['deliver_tasks_retried']}"
+        f"{cadence['gap_seconds_median']} s (max {cadence['gap_seconds_max']} s), "
+        f"deliver tasks retried {cadence['deliver_tasks_retried']}"
     )
     states = sorted({state for by_state in attempts.values() for state in by_state})
     table.add_column("connector")

@@ -188,6 +188,8 @@ def cadence(runs: list[dict[str, Any]], delivers: list[dict[str, Any]]) -> dict[
         "run_seconds_median": round(statistics.median(durations), 1) if durations else None,
         "run_seconds_max": round(max(durations), 1) if durations else None,
         "gap_seconds_median": round(statistics.median(gaps), 1) if gaps else None,
+        # A long gap while commits kept coming is a stall: no run started although one was due.
+        "gap_seconds_max": round(max(gaps), 1) if gaps else None,
         "deliver_tasks_retried": sum(1 for ti in delivers if int(ti.get("try_number") or 1) > 1),
     }
 

@@ -41,6 +41,7 @@ def test_the_attempt_table_renders_every_outcome_as_a_column() -> None:
         "run_seconds_median": 5.0,
         "run_seconds_max": 9.0,
         "gap_seconds_median": 1.0,
+        "gap_seconds_max": 2.0,
         "deliver_tasks_retried": 0,
     }
     console = Console(width=200, record=True)
