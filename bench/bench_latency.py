@@ -87,9 +87,10 @@ class CpuMeter:
         self.process = psutil.Process(pid)
 
     def _read(self) -> tuple[float, float, float]:
-        machine = psutil.cpu_times()
+        m = psutil.cpu_times()
+        busy = m.user + m.nice + m.system + m.irq + m.softirq + m.steal  # guest time is inside user
         own = self.process.cpu_times()
-        return time.monotonic(), sum(machine) - machine.idle - machine.iowait, own.user + own.system
+        return time.monotonic(), busy, own.user + own.system
 
     def start(self) -> None:
         self._begun = self._read()

@@ -24,7 +24,7 @@ def test_outcomes_come_from_what_each_deliver_task_returned_or_its_end_state() -
         _ti("r1", 0, "success", "pulse"),
         _ti("r1", 1, "success", "elasticsearch"),
         _ti("r2", 0, "success"),  # returned nothing: skipped
-        _ti("r2", 1, "failed"),  # killed before it rendered its name: named by its index
+        _ti("r2", 1, "failed"),  # killed before it rendered its name: its map index names it
         _ti("r3", 0, None),  # expanded, not started yet
         _ti("r4", -1, None),  # a run still starting: nothing attempted, left out
     ]
