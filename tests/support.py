@@ -112,19 +112,18 @@ def run_dag(
     return result
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """The records a file connector wrote, in order (every line must be whole JSON)."""
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def read_jsonl(path: Path, while_writing: bool = False) -> list[dict]:
+    """The records a file connector wrote, in order; every line must be whole JSON.
 
-
-def delivered_ids(path: Path) -> list[int]:
-    """Push ids in the order a file connector wrote them (none if it wrote nothing)."""
-    return [record["push_id"] for record in read_jsonl(path)]
-
-
-def delivered_so_far(path: Path) -> list[int]:
-    """Like `delivered_ids`, while a writer may be in the middle of a line (or was killed there):
-    a last line without its newline is not a record yet (the connector drops it when it reopens)."""
+    `while_writing`: the writer may be in the middle of a line (or was killed there); a last line
+    without its newline is not a record yet (the connector drops it when it reopens the file).
+    """
     text = path.read_text() if path.exists() else ""
-    whole = text[: text.rfind("\n") + 1]
-    return [json.loads(line)["push_id"] for line in whole.splitlines()]
+    if while_writing:
+        text = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def delivered_ids(path: Path, while_writing: bool = False) -> list[int]:
+    """Push ids in the order a file connector wrote them (none if it wrote nothing)."""
+    return [record["push_id"] for record in read_jsonl(path, while_writing)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bugzilla_push.store import open_store
-from tests.support import airflow, delivered_ids, delivered_so_far, enqueue_samples, pending_ids
+from tests.support import airflow, delivered_ids, enqueue_samples, pending_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -145,12 +145,16 @@ def test_a_dag_run_killed_mid_delivery_on_mariadb_loses_nothing(
         start_new_session=True,
     )
     deadline = time.monotonic() + 180
-    while len(delivered_so_far(out)) < 500 and time.monotonic() < deadline and run.poll() is None:
+    while (
+        time.monotonic() < deadline
+        and run.poll() is None
+        and len(delivered_ids(out, while_writing=True)) < 500
+    ):
         time.sleep(0.05)
     assert run.poll() is None, "the run finished before it could be killed"
     os.killpg(run.pid, signal.SIGKILL)  # the whole run: supervisor and task process
     run.wait()
-    delivered_before = len(delivered_so_far(out))
+    delivered_before = len(delivered_ids(out, while_writing=True))
     assert 0 < delivered_before < len(ids)
 
     result = airflow(
