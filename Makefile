@@ -41,7 +41,7 @@ run: install
 	bugzilla-push schema
 	bugzilla-push samples | bugzilla-push enqueue
 	airflow dags test bugzilla_push > var/last-run.log 2>&1 || (tail -50 var/last-run.log; exit 1)
-	@grep -E "bugzilla_push\.(engine|tasks)" var/last-run.log | sed -E 's/^[^ ]+ \[[a-z ]+\] //; s/ \[bugzilla_push.*$$//'
+	@grep -E "bugzilla_push\.(engine|airflow\.tasks)" var/last-run.log | sed -E 's/^[^ ]+ \[[a-z ]+\] //; s/ \[bugzilla_push.*$$//'
 	@echo
 	bugzilla-push status
 	@echo; echo "The file connector's output (var/bugzilla_push/file.jsonl), last 3 lines, cut to 160 columns:"

@@ -1,7 +1,7 @@
 """Benchmark: the Elasticsearch connector's `send()` against the client's bare `helpers.bulk`.
 
 Both run in this one process, at the same moment, against the same Elasticsearch test double (a
-separate process, `python -m tests.doubles.es_server`), over the same realistic messages (the
+separate process, `python -m tests.doubles.elasticsearch_server`), over the same realistic messages (the
 simulator's bugs, comments and attachments, 10 % private bugs), alternating A/B/B/A so drift hits
 both alike. `helpers.bulk` indexes each message's raw object into indices without a template
 (dynamic mapping; no versioning, no privacy, no per-item classification): the floor any indexer
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))  # the test double and the sample helpers live und
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
 
 from bugzilla_push.connectors.base import ConnectionInfo  # noqa: E402
-from bugzilla_push.connectors.elasticsearch import ElasticsearchConnector  # noqa: E402
-from tests.es_support import sample_messages  # noqa: E402
+from bugzilla_push.connectors.elasticsearch.connector import ElasticsearchConnector  # noqa: E402
+from tests.elasticsearch_support import sample_messages  # noqa: E402
 
 if TYPE_CHECKING:
     from bugzilla_push.model import PushMessage
@@ -43,7 +43,10 @@ TARGET_RATIO = 0.8
 
 def start_double() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.doubles.es_server"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.doubles.elasticsearch_server"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     url = (proc.stdout.readline() if proc.stdout else "").strip()
     if not url.startswith("http"):

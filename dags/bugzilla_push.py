@@ -36,7 +36,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task
 
-from bugzilla_push.schedule import delivery_schedule
+from bugzilla_push.airflow.schedule import delivery_schedule
 
 BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
 
@@ -106,7 +106,7 @@ BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
 def bugzilla_push() -> None:
     @task
     def read_pending(**context: Any) -> list[dict[str, Any]]:
-        from bugzilla_push import tasks
+        from bugzilla_push.airflow import tasks
 
         return tasks.read_pending(
             context["params"], tasks.RunInfo.from_context(context), BUGZILLA_PUSH_DB_CONN_ID
@@ -114,20 +114,20 @@ def bugzilla_push() -> None:
 
     @task(map_index_template="{{ connector }}", execution_timeout=timedelta(minutes=25))
     def deliver(connector: str, batch: dict[str, Any]) -> dict[str, Any]:
-        from bugzilla_push import tasks
+        from bugzilla_push.airflow import tasks
 
         return tasks.deliver(connector, batch, BUGZILLA_PUSH_DB_CONN_ID)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def finalize(plan: list[dict[str, Any]] | None, reports: list[dict[str, Any]]) -> dict[str, Any]:
-        from bugzilla_push import tasks
+        from bugzilla_push.airflow import tasks
 
         # A slice fetches every mapped result in one call (iterating probes one past the end).
         return tasks.finalize(plan, list(reports[:]) if reports is not None else [], BUGZILLA_PUSH_DB_CONN_ID)
 
     @task(execution_timeout=timedelta(minutes=5))
     def purge_old_rows() -> dict[str, Any]:
-        from bugzilla_push import tasks
+        from bugzilla_push.airflow import tasks
 
         return tasks.purge_old_rows(BUGZILLA_PUSH_DB_CONN_ID)
 

@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 def connect(args: argparse.Namespace) -> Store:
     if args.db:
         return open_store(args.db)
-    from bugzilla_push.hooks.db import BugzillaDbHook  # imports Airflow only when needed
+    from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook  # imports Airflow only when needed
 
     return BugzillaDbHook(args.conn_id).get_conn()
 

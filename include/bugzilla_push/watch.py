@@ -11,7 +11,7 @@ such a late lower id by itself; the next commit or the minute schedule picks it 
 It never gives up: a lost connection (server restart, `pg_terminate_backend`, a dead network) is
 reopened with backoff, and while listening it also polls every `safety_interval` in case a
 notification was lost or the trigger removed. No Airflow here: the triggerer adapter is
-:mod:`bugzilla_push.hooks.push_trigger`.
+:mod:`bugzilla_push.airflow.trigger`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pika
 
 from scripts.chaos.checker import Write
-from tests.doubles.es_server import EsTestServer
+from tests.doubles.elasticsearch_server import EsTestServer
 
 if TYPE_CHECKING:
     from pathlib import Path

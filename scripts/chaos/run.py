@@ -22,8 +22,8 @@ from urllib.parse import quote
 import psycopg
 
 from bugzilla_push.connectors import ConnectionInfo
-from bugzilla_push.connectors.elasticsearch import ElasticsearchConnector
-from bugzilla_push.connectors.rabbitmq import PulseConnector
+from bugzilla_push.connectors.elasticsearch.connector import ElasticsearchConnector
+from bugzilla_push.connectors.pulse.connector import PulseConnector
 from bugzilla_push.model import InvalidMessage, parse_message
 from bugzilla_push.store import open_store
 from scripts.airflow_stack import DAG_ID, AirflowStack

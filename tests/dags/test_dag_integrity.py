@@ -54,7 +54,7 @@ def test_the_default_schedule_is_the_push_asset_or_every_minute(dagbag) -> None:
     assert asset.uri == "x-bugzilla-push://bugzilla_db/push"
     [watcher] = asset.watchers
     classpath, kwargs = watcher.trigger.serialize()
-    assert classpath == "bugzilla_push.hooks.push_trigger.PushCommitTrigger"
+    assert classpath == "bugzilla_push.airflow.trigger.PushCommitTrigger"
     assert kwargs["conn_id"] == "bugzilla_db"  # an id, never credentials
     assert "max_active_runs=1" in dagbag.dags["bugzilla_push"].doc_md  # the burst behaviour is documented
 

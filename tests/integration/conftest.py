@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from bugzilla_push.store import Store
     from tests.doubles.webhook_receiver import WebhookReceiver
-    from tests.integration.pulse_support import BoundQueue
+    from tests.integration.connectors.pulse.support import BoundQueue
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def rabbitmq(request: pytest.FixtureRequest) -> Iterator[None]:
     alone; the others share it. A lock file, not only xdist grouping: it holds across processes,
     whatever runs where.
     """
-    from tests.integration.pulse_support import broker_lock, ensure_broker_running
+    from tests.integration.connectors.pulse.support import broker_lock, ensure_broker_running
 
     with broker_lock(exclusive=request.node.get_closest_marker("stops_broker") is not None):
         ensure_broker_running()
@@ -59,7 +59,7 @@ def rabbitmq(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def queue(rabbitmq: None) -> Iterator[BoundQueue]:
     """A queue bound with `#` to a fresh exchange: everything published there, to drain and check."""
-    from tests.integration.pulse_support import BoundQueue, unique
+    from tests.integration.connectors.pulse.support import BoundQueue, unique
 
     bound = BoundQueue(unique("exchange/guest/test"), unique("bp-pulse")).declare()
     yield bound

@@ -12,9 +12,9 @@ from unittest import mock
 
 import pytest
 
+from bugzilla_push.airflow.tasks import RunInfo, read_pending
 from bugzilla_push.store import open_store
 from bugzilla_push.store.replays import Replays
-from bugzilla_push.tasks import RunInfo, read_pending
 from tests.conftest import ROOT
 from tests.support import airflow, enqueue_samples, pending_ids
 
@@ -84,7 +84,7 @@ def test_a_paused_connector_is_skipped_and_metrics_reach_statsd(
         "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
     }
     with mock.patch.dict(os.environ, env):
-        import bugzilla_push.hooks.metrics as metrics
+        import bugzilla_push.airflow.metrics as metrics
 
         metrics._initialized = False  # pick up this test's [metrics] settings
         dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("bugzilla_push")

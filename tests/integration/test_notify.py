@@ -85,14 +85,14 @@ def test_the_airflow_trigger_fires_an_event_and_serializes_no_password(
 ) -> None:
     from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-    from bugzilla_push.hooks.push_trigger import PushCommitTrigger
+    from bugzilla_push.airflow.trigger import PushCommitTrigger
 
     # Trust authentication ignores the password; it is there to be looked for.
     with_password = pg_schema.replace("postgresql://postgres@", "postgresql://postgres:s3cret-pw@")
     monkeypatch.setenv("AIRFLOW_CONN_BUGZILLA_DB", with_password)
     trigger = PushCommitTrigger(min_interval=0.2)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "bugzilla_push.hooks.push_trigger.PushCommitTrigger"
+    assert classpath == "bugzilla_push.airflow.trigger.PushCommitTrigger"
     assert kwargs == {
         "conn_id": "bugzilla_db",
         "poll_interval": 1.0,
@@ -131,7 +131,7 @@ def test_the_hook_and_the_watcher_read_the_connection_alike(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One parsing of `bugzilla_db` for the tasks' store and the triggerer's watcher."""
-    from bugzilla_push.hooks.db import BugzillaDbHook
+    from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook
 
     kind = db_url.split(":", 1)[0]
     monkeypatch.setenv("AIRFLOW_CONN_BUGZILLA_DB", db_url)

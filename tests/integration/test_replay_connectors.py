@@ -14,9 +14,9 @@ from bugzilla_push.connectors import build_connector
 from bugzilla_push.engine import Engine
 from bugzilla_push.store import open_store
 from bugzilla_push.store.replays import Replays, Selector
-from tests.doubles.es_server import EsTestServer
-from tests.es_support import Target, snapshot
-from tests.integration.pulse_support import is_public_or_privacy_transition, pulse_info, rows
+from tests.doubles.elasticsearch_server import EsTestServer
+from tests.elasticsearch_support import Target, snapshot
+from tests.integration.connectors.pulse.support import is_public_or_privacy_transition, pulse_info, rows
 from tests.support import enqueue_samples, run_cycle
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from bugzilla_push.store import Store
     from tests.fakes import FakeClock
-    from tests.integration.pulse_support import BoundQueue
+    from tests.integration.connectors.pulse.support import BoundQueue
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
-    "elasticsearch": "bugzilla_push.connectors.elasticsearch:ElasticsearchConnector",
-    "http": "bugzilla_push.connectors.webhook:WebhookConnector",
-    "amqp": "bugzilla_push.connectors.rabbitmq:PulseConnector",
-    "amqps": "bugzilla_push.connectors.rabbitmq:PulseConnector",
+    "elasticsearch": "bugzilla_push.connectors.elasticsearch.connector:ElasticsearchConnector",
+    "http": "bugzilla_push.connectors.webhook.connector:WebhookConnector",
+    "amqp": "bugzilla_push.connectors.pulse.connector:PulseConnector",
+    "amqps": "bugzilla_push.connectors.pulse.connector:PulseConnector",
 }
 
 

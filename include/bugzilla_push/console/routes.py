@@ -19,12 +19,12 @@ from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002 - Fa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import Response
 
+from bugzilla_push.airflow.connectors import enabled_connectors
+from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook, BugzillaDbNotConfigured
 from bugzilla_push.connectors.base import redact
 from bugzilla_push.console import models
 from bugzilla_push.console.security import can_act, can_read, can_read_payloads, same_origin
 from bugzilla_push.engine import utcnow
-from bugzilla_push.hooks.connectors import enabled_connectors
-from bugzilla_push.hooks.db import BugzillaDbHook, BugzillaDbNotConfigured
 from bugzilla_push.store.operations import NotFound, Operations
 from bugzilla_push.store.replays import Replays
 

@@ -1,0 +1,1 @@
+"""Airflow hooks: one per connection this project reads."""
