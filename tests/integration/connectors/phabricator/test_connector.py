@@ -14,7 +14,6 @@ import pytest
 from bugzilla_push.connectors import ConnectorFatal
 from bugzilla_push.model import Result
 from bugzilla_push.reports import DeliveryReport
-from bugzilla_push.store import open_store
 from tests.doubles.conduit_server import ConduitServer
 from tests.integration.connectors.phabricator.support import (
     REVISIONS,
@@ -37,23 +36,17 @@ if TYPE_CHECKING:
     from bugzilla_push.store import Store
     from tests.fakes import FakeClock
 
-pytestmark = pytest.mark.integration
+# Bugzilla as bugzilla.mozilla.org runs it: MariaDB (the shared `store` fixture, on this database only).
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("db_url", ["mysql"], indirect=True)]
 
 SECURE = ("bug.modify:groups",)
 EDIT = "differential.revision.edit"
 
 
 @pytest.fixture
-def store(mysql_url: str) -> Iterator[Store]:
-    with open_store(mysql_url) as s:
-        s.create_schema()
-        yield s
-
-
-@pytest.fixture
-def world(store: Store, mysql_url: str) -> Iterator[World]:
+def world(store: Store, db_url: str) -> Iterator[World]:
     with ConduitServer(TOKEN) as conduit:
-        yield build_world(store, mysql_url, conduit)
+        yield build_world(store, db_url, conduit)
 
 
 @pytest.fixture
