@@ -112,6 +112,14 @@ class BugzillaReader:
             except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail too; it is gone either way
                 pass
 
+    def has_table(self, table: str) -> bool:
+        """Whether the database has this table (a name from this package, never user input)."""
+        try:
+            self.query(f"SELECT 1 FROM {table} WHERE 1 = 0")
+        except BugzillaUnavailable:
+            return False
+        return True
+
     # -- bugs --------------------------------------------------------------------------------
 
     def bug(self, bug_id: int) -> Bug | None:
