@@ -62,11 +62,12 @@ test-unit: install tools
 test-integration: install up
 	$(BIN)/pytest -m integration -n $(PYTEST_WORKERS) --dist loadgroup
 
+# Every check runs, so one run shows every violation; lint fails if any of them failed.
 lint: install
-	$(BIN)/ruff check $(LINT_PATHS)
-	$(BIN)/ruff format --check $(LINT_PATHS)
-	$(BIN)/mypy
-	$(BIN)/lint-imports
+	@status=0; \
+	for check in "ruff check $(LINT_PATHS)" "ruff format --check $(LINT_PATHS)" mypy lint-imports; do \
+	  echo "== $$check"; $(BIN)/$$check || status=1; \
+	done; exit $$status
 
 bench: install up
 	$(BIN)/python bench/bench_store.py

@@ -57,7 +57,16 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     (wheel,) = (work / "dist").glob("bugzilla_push-*.whl")
     run(sys.executable, "-m", "venv", work / "venv", env=env)
     bin_dir = work / "venv" / "bin"
-    run(bin_dir / "pip", "install", "--quiet", f"{wheel}[{EXTRAS}]", "-c", ROOT / "constraints.txt", env=env)
+    run(
+        bin_dir / "pip",
+        "install",
+        "--quiet",
+        "--no-compile",
+        f"{wheel}[{EXTRAS}]",
+        "-c",
+        ROOT / "constraints.txt",
+        env=env,
+    )
     return bin_dir, env
 
 
