@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"bugzilla-push: {exc}; nothing was enqueued", file=sys.stderr)
         return 2
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure becomes an exit code and one line
         if args.command == "check":
             print(f"UNKNOWN - {type(exc).__name__}: {exc}")
             return 3
@@ -225,7 +225,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
         else:
             was = notify.remove(store)
             print(
-                ("notify trigger removed" if was else "notify trigger was not installed; nothing to remove")
+                ("notify trigger removed" if was else "notify trigger was not installed; nothing to remove")  # noqa: S608 - a message
                 + ": the watcher polls SELECT MAX(id) FROM push every second"
             )
     return 0
@@ -269,7 +269,7 @@ def parse_enqueue_input(text: str) -> list[NewMessage]:
 def _new_message(n: int, item: Any) -> NewMessage:
     if not isinstance(item, dict):
         raise InputError(f"message {n} is a JSON {type(item).__name__}, not an object")
-    payload = item["payload"] if "payload" in item else item
+    payload = item.get("payload", item)
     event = payload.get("event") if isinstance(payload, dict) else None
     event = event if isinstance(event, dict) else {}
     routing_key = item.get("routing_key") or (

@@ -111,11 +111,11 @@ class WebhookFilter:
         target = body["event"]["target"]
         if target != "bug" and flag(body[target].get("is_private")) and not self.include_private_comments:
             return False
-        if flag(bug.get("is_private")) and not self.include_private_bugs:
-            # The transition tells a receiver the bug went private; BMO sends it even to those who
-            # can no longer see the bug, and it is reduced to ids if it is private itself.
-            if routing_key != IS_PRIVATE_TRANSITION:
-                return False
+        # The transition tells a receiver the bug went private; BMO sends it even to those who
+        # can no longer see the bug, and it is reduced to ids if it is private itself.
+        private = flag(bug.get("is_private")) and not self.include_private_bugs
+        if private and routing_key != IS_PRIVATE_TRANSITION:
+            return False
         if self.matches(name_of(bug.get("product")), name_of(bug.get("component"))):
             return True
         if kind == "change":

@@ -214,9 +214,12 @@ def test_wrong_credentials_fail_the_connector_keep_every_message_and_never_show_
     with EsTestServer(users={"bugzilla": "the-right-one"}) as double:
         target = Target(double.url, "bugzilla", secret)
         batch = engine.open_batch("run", ["elasticsearch"])
-        with caplog.at_level(logging.DEBUG), target.connector() as connector:
-            with pytest.raises(ConnectorFatal) as failure:
-                engine.deliver(batch, connector)
+        with (
+            caplog.at_level(logging.DEBUG),
+            target.connector() as connector,
+            pytest.raises(ConnectorFatal) as failure,
+        ):
+            engine.deliver(batch, connector)
         engine.finalize(batch)
         assert double.bulk_requests() == []  # nothing was sent
     message = str(failure.value)
