@@ -110,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)"
     )
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--shape",
+        choices=["current", "legacy"],
+        default="current",
+        help="payload shape: current (BMO since 2021: names and logins, *_detail users, groups) or legacy "
+        "(before: {id, name} objects, user objects, null for unset, bug_group)",
+    )
     p.set_defaults(func=cmd_samples)
     return parser
 
@@ -234,7 +241,11 @@ def cmd_notify(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     from bugzilla_push.samples import BugzillaSimulator, first_run_samples
 
-    stream = BugzillaSimulator(seed=args.seed).messages(args.count) if args.count else first_run_samples()
+    stream = (
+        BugzillaSimulator(seed=args.seed, shape=args.shape).messages(args.count)
+        if args.count
+        else first_run_samples(args.shape)
+    )
     for message in stream:
         print(json.dumps(message, separators=(",", ":")))
     return 0
