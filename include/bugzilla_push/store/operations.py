@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bugzilla_push.model import PushRow, Result, parse_message
+from bugzilla_push.model import PushRow, Result, bug_id_of_row
 from bugzilla_push.store.dialect import BACKLOG_COLUMNS
 from bugzilla_push.store.records import LogEntry
 
@@ -244,7 +244,7 @@ class Operations:
                 f"ORDER BY {id_column} DESC LIMIT {BUG_SCAN_LIMIT}",
                 {"p": pattern},
             ):
-                if _bug_of(PushRow(message_id, push_ts, payload, change_set, key)) == bug_id:
+                if bug_id_of_row(PushRow(message_id, push_ts, payload, change_set, key)) == bug_id:
                     found.add(message_id)
         return sorted(found)
 
@@ -415,12 +415,3 @@ def _limit(limit: int) -> int:
 def _floor(ts: datetime, bucket: timedelta) -> datetime:
     epoch = datetime(2000, 1, 1)
     return epoch + ((ts - epoch) // bucket) * bucket
-
-
-def _bug_of(row: PushRow) -> int | None:
-    try:
-        message = parse_message(row, 1 << 40)
-    except ValueError:
-        return None
-    bug = message.bug
-    return bug.get("id") if bug else None

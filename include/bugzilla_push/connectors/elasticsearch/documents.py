@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 TRUE_VALUES = frozenset({"1", "true", True})  # True == 1, so 1 is in too
 CLOSED_STATUSES = frozenset({"RESOLVED", "VERIFIED", "CLOSED"})
 
-CLOSED_STATUSES = frozenset({"RESOLVED", "VERIFIED", "CLOSED"})
-
 
 @dataclass(frozen=True, slots=True)
 class Action:
@@ -129,17 +127,6 @@ def _push_fields(message: PushMessage) -> dict[str, Any]:
     }
 
 
-def bug_id_of(message: PushMessage) -> int | None:
-    """Return the id of the bug a message is about (its own, or its `bug` object's or `bug_id`)."""
-    obj = message.object
-    if message.target == "bug":
-        return obj.get("id")
-    bug = obj.get("bug")
-    if isinstance(bug, dict) and bug.get("id") is not None:
-        return bug["id"]
-    return obj.get("bug_id")
-
-
 def bug_document(message: PushMessage, private: bool) -> dict[str, Any]:
     """Build a bug's search document: its state at this message, names flattened for search."""
     bug = message.object
@@ -187,7 +174,7 @@ def comment_document(message: PushMessage) -> dict[str, Any]:
         author = message.event.user.login
     return {
         "comment_id": comment["id"],
-        "bug_id": bug_id_of(message),
+        "bug_id": message.bug_id,
         "number": comment.get("number"),
         "body": comment.get("body") if comment.get("body") is not None else comment.get("text"),
         "author": author,
@@ -206,7 +193,7 @@ def attachment_document(message: PushMessage) -> dict[str, Any]:
         creator = message.event.user.login
     return {
         "attachment_id": att["id"],
-        "bug_id": bug_id_of(message),
+        "bug_id": message.bug_id,
         "description": att.get("description") if att.get("description") is not None else att.get("summary"),
         "file_name": att.get("file_name"),
         "content_type": att.get("content_type"),
@@ -260,7 +247,7 @@ def plan_message(message: PushMessage, names: IndexNames, index_private: bool) -
         kind=kind,
         doc_id=doc_id,
         source=doc,
-        bug_id=bug_id_of(message),
+        bug_id=message.bug_id,
         public=public,
         transition=transition,
     )
