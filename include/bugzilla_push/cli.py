@@ -361,8 +361,10 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
                 name, c["state"], f"{c['sent']:,}", f"{c['ignored']:,}", f"{c['dead']:,}", f"{c['held']:,}"
             )
         console.print(table)
+    now = utcnow()
     table = Table(
         "connector",
+        "state",
         "backlog",
         "oldest",
         "backoff",
@@ -374,6 +376,7 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
     for name, c in status.connectors.items():
         table.add_row(
             name,
+            c.state(now) + (f" by {c.paused_by}: {c.paused_reason}" if c.paused else ""),
             f"{c.backlog:,}",
             _age(c.oldest_ts),
             str(c.backoff_attempts or "-"),

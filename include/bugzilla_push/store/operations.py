@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from bugzilla_push.store.base import Store
+    from bugzilla_push.store.records import ConnectorStatus
 
 MAX_PAGE = 500
 BUG_SCAN_LIMIT = 5000  # candidate rows read when filtering the log by bug id
@@ -51,41 +52,8 @@ class Operations:
 
     def overview(self, connectors: Sequence[str] = ()) -> dict[str, Any]:
         """Queue depth and age, and each connector's state, backlog, backoff, errors and last success."""
-        status = self.store.status(connectors)
-        d, now = self.store.dialect, self.clock()
-        states = {
-            name: (bool(paused), reason, by, d.from_db(ts))
-            for name, paused, reason, by, ts in self.store.query(
-                "SELECT connector, paused, reason, changed_by, changed_ts FROM push_connector_state"
-            )
-        }
-        last_ok = {
-            name: d.from_db(ts)
-            for name, ts in self.store.query(
-                "SELECT connector, MAX(sampled_ts) FROM push_stats WHERE sent > 0 GROUP BY connector"
-            )
-        }
-        rows = []
-        for name in sorted({*status.connectors, *states} - {"*"}):
-            c = status.connectors.get(name)
-            paused, reason, by, changed = states.get(name, (False, None, None, None))
-            backing_off = c is not None and c.next_attempt_ts is not None and c.next_attempt_ts > now
-            rows.append(
-                {
-                    "connector": name,
-                    "state": "paused" if paused else "backing_off" if backing_off else "active",
-                    "paused_reason": reason if paused else None,
-                    "paused_by": by if paused else None,
-                    "paused_ts": changed if paused else None,
-                    "backlog": c.backlog if c else 0,
-                    "backlog_oldest_ts": c.oldest_ts if c else None,
-                    "attempts": c.backoff_attempts if c else 0,
-                    "next_attempt_ts": c.next_attempt_ts if backing_off else None,
-                    "last_error": c.last_error if c else None,
-                    "dead_letters": c.dead_letters if c else 0,
-                    "last_success_ts": last_ok.get(name),
-                }
-            )
+        status, now = self.store.status(connectors), self.clock()
+        rows = [_overview_row(c, now) for name, c in status.connectors.items() if name != "*"]
         return {
             "now": now,
             "pending": status.pending,
@@ -415,3 +383,21 @@ def _limit(limit: int) -> int:
 def _floor(ts: datetime, bucket: timedelta) -> datetime:
     epoch = datetime(2000, 1, 1)
     return epoch + ((ts - epoch) // bucket) * bucket
+
+
+def _overview_row(c: ConnectorStatus, now: datetime) -> dict[str, Any]:
+    """Return a connector's status in the console's words (`attempts`, `backlog_oldest_ts`)."""
+    return {
+        "connector": c.connector,
+        "state": c.state(now),
+        "paused_reason": c.paused_reason,
+        "paused_by": c.paused_by,
+        "paused_ts": c.paused_ts,
+        "backlog": c.backlog,
+        "backlog_oldest_ts": c.oldest_ts,
+        "attempts": c.backoff_attempts,
+        "next_attempt_ts": c.next_attempt_ts if c.backing_off(now) else None,
+        "last_error": c.last_error,
+        "dead_letters": c.dead_letters,
+        "last_success_ts": c.last_success_ts,
+    }
