@@ -301,15 +301,7 @@ class Operations:
     def retry_dead_letter(self, dead_letter_id: int, actor: str) -> dict[str, Any]:
         """Move a dead letter back to its connector's backlog, to be sent on the next run."""
         with self.store.transaction() as cur:
-            found = self.store.execute(
-                cur,
-                "SELECT message_id, connector FROM push_dead_letter WHERE id = %(i)s"
-                + self.store.dialect.for_update,
-                {"i": dead_letter_id},
-            ).fetchone()
-            if found is None:
-                raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
-            message_id, connector = found
+            message_id, connector, _ = self._dead_letter(cur, dead_letter_id)
             select = (
                 "SELECT message_id, push_ts, payload, change_set, routing_key, connector, 0 "
                 "FROM push_dead_letter WHERE id = %(i)s"
@@ -325,17 +317,22 @@ class Operations:
 
     def drop_dead_letter(self, dead_letter_id: int, actor: str) -> dict[str, Any]:
         with self.store.transaction() as cur:
-            found = self.store.execute(
-                cur,
-                "SELECT message_id, connector, reason FROM push_dead_letter WHERE id = %(i)s"
-                + self.store.dialect.for_update,
-                {"i": dead_letter_id},
-            ).fetchone()
-            if found is None:
-                raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
+            message_id, connector, reason = self._dead_letter(cur, dead_letter_id)
             self.store.execute(cur, "DELETE FROM push_dead_letter WHERE id = %(i)s", {"i": dead_letter_id})
-            self.store.audit(cur, self.clock(), actor, "drop_dead_letter", found[1], found[0], found[2])
-        return {"message_id": found[0], "connector": found[1]}
+            self.store.audit(cur, self.clock(), actor, "drop_dead_letter", connector, message_id, reason)
+        return {"message_id": message_id, "connector": connector}
+
+    def _dead_letter(self, cur: Any, dead_letter_id: int) -> tuple[int, str, str]:
+        """Lock a dead letter for the caller's transaction; return its message id, connector and reason."""
+        found = self.store.execute(
+            cur,
+            "SELECT message_id, connector, reason FROM push_dead_letter WHERE id = %(i)s"
+            + self.store.dialect.for_update,
+            {"i": dead_letter_id},
+        ).fetchone()
+        if found is None:
+            raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
+        return found[0], found[1], found[2]
 
     def drop_backlog_message(self, connector: str, message_id: int, actor: str) -> None:
         """Give up on one waiting message: it is logged IGNORED with who dropped it, and never sent."""

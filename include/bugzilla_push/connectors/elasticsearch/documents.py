@@ -94,6 +94,14 @@ def _login(value: Any) -> Any:
     return (value.get("login") or value.get("name")) if isinstance(value, dict) else value
 
 
+def _creator(message: PushMessage, key: str, older_key: str) -> Any:
+    """Return who wrote a comment or attachment: its user under either key, else the creating event's."""
+    login = _login(message.object.get(key) or message.object.get(older_key))
+    if login is None and message.event.action == "create" and message.event.user:
+        return message.event.user.login
+    return login
+
+
 def _flags(flags: Any) -> list[str]:
     """`[{"name": "review", "value": "?"}]` → `["review?"]`: searchable as one keyword each."""
     out = []
@@ -169,15 +177,12 @@ def bug_document(message: PushMessage, private: bool) -> dict[str, Any]:
 def comment_document(message: PushMessage) -> dict[str, Any]:
     """Build a comment's document: its text and who wrote it (the event's user on `create`)."""
     comment = message.object
-    author = _login(comment.get("creator") or comment.get("author"))
-    if author is None and message.event.action == "create" and message.event.user:
-        author = message.event.user.login
     return {
         "comment_id": comment["id"],
         "bug_id": message.bug_id,
         "number": comment.get("number"),
         "body": comment.get("body") if comment.get("body") is not None else comment.get("text"),
-        "author": author,
+        "author": _creator(message, "creator", "author"),
         "tags": _list(comment.get("tags")),
         "creation_time": comment.get("creation_time"),
         "is_private": bool(comment.get("is_private")),
@@ -188,16 +193,13 @@ def comment_document(message: PushMessage) -> dict[str, Any]:
 def attachment_document(message: PushMessage) -> dict[str, Any]:
     """Build an attachment's document from its metadata (push messages never carry its contents)."""
     att = message.object
-    creator = _login(att.get("creator") or att.get("attacher"))
-    if creator is None and message.event.action == "create" and message.event.user:
-        creator = message.event.user.login
     return {
         "attachment_id": att["id"],
         "bug_id": message.bug_id,
         "description": att.get("description") if att.get("description") is not None else att.get("summary"),
         "file_name": att.get("file_name"),
         "content_type": att.get("content_type"),
-        "creator": creator,
+        "creator": _creator(message, "creator", "attacher"),
         "flags": _flags(att.get("flags")),
         "is_obsolete": bool(att.get("is_obsolete")),
         "is_patch": bool(att.get("is_patch")),
