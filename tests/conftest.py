@@ -123,10 +123,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 # Tests that stop or reconfigure the shared RabbitMQ broker must not overlap with any other test that
 # uses it: with `--dist loadgroup` every test touching the broker runs on the same worker, in turn.
+# "pulse" in the node id: the Pulse modules, and the Pulse case of a suite parametrised by connector.
 BROKER_FIXTURES = frozenset({"rabbitmq", "queue"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # `-p no:xdist`: one process, and the mark is not registered
     for item in items:
-        if BROKER_FIXTURES & set(getattr(item, "fixturenames", ())) or "pulse" in item.module.__name__:
+        if BROKER_FIXTURES & set(getattr(item, "fixturenames", ())) or "pulse" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("rabbitmq"))
