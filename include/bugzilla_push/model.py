@@ -159,7 +159,10 @@ class PushMessage:
     @property
     def object(self) -> dict[str, Any]:
         """The changed object (`body[event.target]`)."""
-        return self.body[self.target]
+        obj = self.body[self.target]
+        if not isinstance(obj, dict):  # the envelope's check makes it one
+            raise InvalidMessage(f"payload's {self.target!r} is not an object")
+        return obj
 
     @property
     def bug(self) -> dict[str, Any] | None:
@@ -169,18 +172,27 @@ class PushMessage:
     @property
     def bug_id(self) -> int | None:
         """The id of the bug the message is about: its own, its `bug` object's, or its `bug_id`."""
-        ref = getattr(self.envelope, self.target)
+        ref = self._ref
         if self.target == "bug":
             return ref.id
         if ref.bug is not None:
             return ref.bug.id
-        return self.object.get("bug_id")
+        bug_id = self.object.get("bug_id")
+        return bug_id if isinstance(bug_id, int) else None
 
     @property
     def is_private(self) -> bool:
         """Whether not everyone may see it: a private bug, or a private comment or attachment."""
-        ref = getattr(self.envelope, self.target)
+        ref = self._ref
         return bool(ref.is_private or (ref.bug is not None and ref.bug.is_private))
+
+    @property
+    def _ref(self) -> ObjectRef:
+        """The envelope's changed object (`parse_message` checked that the payload has it)."""
+        ref: ObjectRef | None = getattr(self.envelope, self.target, None)
+        if ref is None:
+            raise InvalidMessage(f"payload has no {self.target!r} object with an 'id'")
+        return ref
 
     @property
     def changed_fields(self) -> tuple[str, ...]:

@@ -88,9 +88,11 @@ def current_bug(bug: dict[str, Any]) -> dict[str, Any]:
 def current_body(body: dict[str, Any]) -> dict[str, Any]:
     """Return a whole payload in today's shape: its bug (also a comment's or attachment's) and event."""
     event = body.get("event")
-    target = event.get("target") if isinstance(event, dict) else None
+    if not isinstance(event, dict):
+        return body
+    target = event.get("target")
     obj = body.get(target) if isinstance(target, str) else None
-    if not isinstance(obj, dict):
+    if not isinstance(target, str) or not isinstance(obj, dict):
         return body
     if target == "bug":
         obj = current_bug(obj)

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class IdRanges:
         return cls(tuple(spans))
 
     @classmethod
-    def from_json(cls, text: str | list) -> IdRanges:
+    def from_json(cls, text: str | Sequence[Sequence[int]]) -> IdRanges:
+        """Read `[[lo, hi], …]`: JSON text, or the decoded list (as XCom carries it)."""
         raw = json.loads(text) if isinstance(text, str) else text
         return cls(tuple((int(lo), int(hi)) for lo, hi in raw))
 

@@ -151,3 +151,26 @@ def test_the_hook_and_the_watcher_read_the_connection_alike(
             await source.close()
 
     assert asyncio.run(read_max()) == new_id
+
+
+def test_a_cursor_extra_changes_neither_the_stores_rows_nor_the_watchers(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The postgres provider's `cursor` extra (dict rows) is for SQL operators, not the push tables."""
+    from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook
+    from bugzilla_push.watch import WatchConfig, open_source
+
+    monkeypatch.setenv("AIRFLOW_CONN_BUGZILLA_DB", f"{pg_url}?cursor=dictcursor")
+    with BugzillaDbHook().get_conn() as store:
+        store.create_schema()
+        new_id = commit_one(store)
+        assert store.backlog_depth("file") == 0
+
+    async def read_max() -> int | None:
+        source = await open_source(await BugzillaDbHook.aget_watch_target(), WatchConfig())
+        try:
+            return await source.max_id()
+        finally:
+            await source.close()
+
+    assert asyncio.run(read_max()) == new_id

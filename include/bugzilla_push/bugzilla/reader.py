@@ -22,7 +22,7 @@ class Database(Protocol):
 
     dialect: Any
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read statement and return its rows."""
 
     def close(self) -> None:
@@ -88,7 +88,7 @@ class BugzillaReader:
 
         return cls(lambda: open_store(url))
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read statement; raise :class:`BugzillaUnavailable` on failure.
 
         Parameters are pyformat (`%(name)s`); `{groups}` stands for the `groups` table, quoted for
@@ -159,7 +159,8 @@ class BugzillaReader:
         :param mimetype: only those of this content type
         :param include_private: False: only public ones, what a logged-out user is shown
         """
-        where, params = ["bug_id = %(bug)s"], {"bug": bug_id}
+        where = ["bug_id = %(bug)s"]
+        params: dict[str, Any] = {"bug": bug_id}
         if mimetype is not None:
             where.append("mimetype = %(mimetype)s")
             params["mimetype"] = mimetype

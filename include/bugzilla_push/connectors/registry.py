@@ -9,10 +9,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from bugzilla_push.connectors.base import ConnectorConfigError
+from bugzilla_push.connectors.base import Connector, ConnectorConfigError
 
 if TYPE_CHECKING:
-    from bugzilla_push.connectors.base import ConnectionInfo, Connector
+    from bugzilla_push.connectors.base import ConnectionInfo
 
 KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
@@ -34,14 +34,17 @@ def connector_class(conn_type: str) -> type[Connector]:
         raise ConnectorConfigError(
             f"no connector for connection type {conn_type!r}; use one of: {', '.join(sorted(KINDS))}"
         ) from None
-    return getattr(import_module(module), cls)
+    found = getattr(import_module(module), cls)
+    if not (isinstance(found, type) and issubclass(found, Connector)):
+        raise TypeError(f"{KINDS[conn_type]} is not a Connector class")
+    return found
 
 
 def connector_kind(info: ConnectionInfo) -> str:
     """Return the `KINDS` key that serves a connection: its extra's "connector", its id, or its type."""
     named = (info.extra or {}).get("connector")
     if named is not None:
-        if SHARED_TYPES.get(named) != info.conn_type:
+        if not isinstance(named, str) or SHARED_TYPES.get(named) != info.conn_type:
             choices = [k for k, t in SHARED_TYPES.items() if t == info.conn_type]
             raise ConnectorConfigError(
                 f"connection {info.conn_id!r}: the extra 'connector' is {named!r}, but a connection of type "

@@ -146,7 +146,7 @@ class Store(Session):
                         connectors=tuple(json.loads(found[2])),
                         selected=tuple(json.loads(found[3])),
                         owner=owner,
-                        created_ts=self.dialect.from_db(found[5]),
+                        created_ts=self.dialect.from_db_required(found[5]),
                         adopted=True,
                     )
             try:
@@ -228,7 +228,7 @@ class Store(Session):
         return rows
 
     def _row(self, r: Sequence[Any], attempts: int = 0) -> PushRow:
-        return PushRow(r[0], self.dialect.from_db(r[1]), r[2], r[3], r[4], attempts)
+        return PushRow(r[0], self.dialect.from_db_required(r[1]), r[2], r[3], r[4], attempts)
 
     def close_batch(self, batch: Batch, now: datetime, archive: bool = True) -> int:
         """Archive the batch's rows (for replay), delete them from `push` and close the batch.
@@ -272,7 +272,8 @@ class Store(Session):
         return self.dialect.from_db(rows[0][0]) if rows else None
 
     def backlog_depth(self, connector: str) -> int:
-        return self.query("SELECT COUNT(*) FROM push_backlog WHERE connector = %(c)s", {"c": connector})[0][0]
+        rows = self.query("SELECT COUNT(*) FROM push_backlog WHERE connector = %(c)s", {"c": connector})
+        return int(rows[0][0])
 
     def backoff(self, connector: str) -> Backoff:
         rows = self.query(
@@ -445,7 +446,7 @@ class Store(Session):
         if not rows:
             return None
         paused, reason, by, ts = rows[0]
-        return ConnectorState(connector, bool(paused), reason, by, self.dialect.from_db(ts))
+        return ConnectorState(connector, bool(paused), reason, by, self.dialect.from_db_required(ts))
 
     def set_paused(
         self, connector: str, paused: bool, actor: str, now: datetime, reason: str | None = None

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-    from datetime import datetime
 
     from bugzilla_push.ranges import IdRanges
 
@@ -105,7 +105,7 @@ class Dialect(ABC):
 
     def insert_returning_id(self, cur: Any, sql: str, params: dict[str, Any]) -> int:
         """Run an INSERT of one row and return its new id."""
-        return cur.execute(self.sql(sql + " RETURNING id"), params).fetchone()[0]
+        return int(cur.execute(self.sql(sql + " RETURNING id"), params).fetchone()[0])
 
     def delete_some(self, table: str, id_column: str, where: str, limit: int) -> str:
         """Delete at most `limit` rows matching `where`, lowest ids first (one bounded statement)."""
@@ -114,7 +114,7 @@ class Dialect(ABC):
             f"(SELECT {id_column} FROM {table} WHERE {where} ORDER BY {id_column} LIMIT {int(limit)})"
         )
 
-    def bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    def bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """Insert many rows in as few round trips as the driver allows."""
         if rows:
             placeholders = ", ".join(["%s"] * len(columns))
@@ -127,7 +127,13 @@ class Dialect(ABC):
         return value
 
     def from_db(self, value: Any) -> datetime | None:
-        """Convert a timestamp column's value to a naive UTC datetime."""
+        """Convert a nullable timestamp column's value to a naive UTC datetime."""
+        return None if value is None else self.from_db_required(value)
+
+    def from_db_required(self, value: Any) -> datetime:
+        """Convert a NOT NULL timestamp column's value to a naive UTC datetime."""
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a timestamp from the database, got {value!r}")
         return value
 
 

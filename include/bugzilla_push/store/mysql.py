@@ -101,7 +101,7 @@ class MysqlDialect(Dialect):
 
     def insert_returning_id(self, cur: Any, sql: str, params: dict[str, Any]) -> int:
         cur.execute(sql, params)  # MySQL has no RETURNING on INSERT
-        return cur.lastrowid
+        return int(cur.lastrowid)
 
     def delete_some(self, table: str, id_column: str, where: str, limit: int) -> str:
         # MySQL has no LIMIT in an IN (subquery), but a single-table DELETE takes ORDER BY and LIMIT.
@@ -118,7 +118,7 @@ class MysqlDialect(Dialect):
     def try_lock(self, conn: Any, name: str) -> bool:
         with conn.cursor() as cur:
             cur.execute("SELECT GET_LOCK(%s, 0)", (self._lock_name(name),))
-            return cur.fetchone()[0] == 1
+            return bool(cur.fetchone()[0] == 1)
 
     def unlock(self, conn: Any, name: str) -> None:
         with conn.cursor() as cur:

@@ -77,7 +77,7 @@ class Operations:
             "ORDER BY sampled_ts",
             {"since": d.to_db(start)},
         ):
-            i = min(int((d.from_db(ts) - start) / bucket), count - 1)
+            i = min(int((d.from_db_required(ts) - start) / bucket), count - 1)
             if name != "*":
                 sent[name][i] += n_sent
             depth[name][i] = max(depth[name][i] or 0, n_depth)
@@ -121,7 +121,8 @@ class Operations:
     ) -> Page:
         """`push_log`, newest first, filtered; page on with `before_id` (the last row's id)."""
         d = self.store.dialect
-        clauses, params = [], {}
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
         if connector:
             clauses.append("connector = %(c)s")
             params["c"] = connector
@@ -353,14 +354,15 @@ class Operations:
                 "DELETE FROM push_backlog WHERE connector = %(c)s AND message_id = %(m)s",
                 {"c": connector, "m": message_id},
             )
-            row = PushRow(message_id, self.store.dialect.from_db(found[1]), found[2], found[3], found[4])
+            push_ts = self.store.dialect.from_db_required(found[1])
+            row = PushRow(message_id, push_ts, found[2], found[3], found[4])
             dropped = LogEntry(row, Result.IGNORED, f"dropped from the backlog by {actor}")
             self.store.write_log(cur, connector, [dropped], now)
             self.store.audit(cur, now, actor, "drop_backlog_message", connector, message_id)
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _page(self, rows: list[tuple], keys: Sequence[str], limit: int) -> Page:
+    def _page(self, rows: list[tuple[Any, ...]], keys: Sequence[str], limit: int) -> Page:
         d = self.store.dialect
         limit = _limit(limit)
         out = []

@@ -48,7 +48,7 @@ class PostgresDialect(Dialect):
         with conn.transaction(), conn.cursor() as cur:
             yield cur
 
-    def bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    def bulk_insert(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         if rows:
             with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:

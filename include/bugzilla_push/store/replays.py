@@ -150,7 +150,8 @@ class Replays:
         candidate's bug id after decoding it.
         """
         d = self.store.dialect
-        clauses, params = ["message_id > %(after)s"], {"after": after_id, "n": limit}
+        clauses = ["message_id > %(after)s"]
+        params: dict[str, Any] = {"after": after_id, "n": limit}
         if selector.since:
             clauses.append("push_ts >= %(since)s")
             params["since"] = d.to_db(selector.since)
@@ -170,7 +171,7 @@ class Replays:
             f"WHERE {' AND '.join(clauses)} ORDER BY message_id LIMIT %(n)s",
             params,
         )
-        return [PushRow(r[0], d.from_db(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [PushRow(r[0], d.from_db_required(r[1]), r[2], r[3], r[4]) for r in rows]
 
     def record(
         self,

@@ -103,15 +103,15 @@ def _first_id_at_or_after(
 
     Past the highest id when every row is older.
     """
-    low_high = store.query(f"SELECT MIN({id_column}), MAX({id_column}) FROM {table}")
-    low, high = low_high[0] if low_high else (None, None)
-    if low is None:
+    bounds = store.query(f"SELECT MIN({id_column}), MAX({id_column}) FROM {table}")
+    if not bounds or bounds[0][0] is None:
         return None
+    low, high = int(bounds[0][0]), int(bounds[0][1])
     probe = f"SELECT {ts_column} FROM {table} WHERE {id_column} >= %(i)s ORDER BY {id_column} LIMIT 1"
     first_ts = store.query(probe, {"i": low})[0][0]
     if first_ts is not None and _not_before(store, first_ts, cutoff):
         return low  # nothing is old enough
-    answer = None
+    answer: int | None = None
     while low <= high:
         middle = (low + high) // 2
         found = store.query(probe, {"i": middle})
@@ -128,4 +128,4 @@ def _first_id_at_or_after(
 
 def _not_before(store: Store, value: object, cutoff: object) -> bool:
     d = store.dialect
-    return d.from_db(value) >= d.from_db(cutoff)
+    return d.from_db_required(value) >= d.from_db_required(cutoff)

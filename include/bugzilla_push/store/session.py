@@ -31,7 +31,7 @@ class Session:
         cur.execute(self.dialect.sql(sql), params or {})
         return cur
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read statement on its own (autocommit: no transaction held open)."""
         cur = self.conn.cursor()
         try:
@@ -42,4 +42,4 @@ class Session:
     def execute_one(self, sql: str, params: dict[str, Any] | None = None) -> int:
         """Run one write statement in its own transaction; return the rows it touched."""
         with self.transaction() as cur:
-            return self.execute(cur, sql, params).rowcount
+            return int(self.execute(cur, sql, params).rowcount)

@@ -96,10 +96,9 @@ class SqliteDialect(Dialect):
     def to_db(self, value: datetime | None) -> Any:
         return None if value is None else value.isoformat(" ")
 
-    def from_db(self, value: Any) -> datetime | None:
-        if value is None or isinstance(value, datetime):
-            return value
-        return datetime.fromisoformat(value)
+    def from_db_required(self, value: Any) -> datetime:
+        # The drivers' converters are off: timestamps are stored as ISO text (see to_db).
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
     def existing_indexes(self, conn: Any, table: str) -> set[str]:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))

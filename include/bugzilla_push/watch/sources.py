@@ -61,7 +61,8 @@ class PostgresSource(Source):
         return await asyncio.wait_for(run(), self.query_timeout)
 
     async def max_id(self) -> int | None:
-        return await self._scalar(MAX_ID)
+        found = await self._scalar(MAX_ID)
+        return None if found is None else int(found)
 
     async def notify_installed(self) -> bool:
         return bool(await self._scalar(NOTIFY_INSTALLED))
@@ -99,7 +100,8 @@ class ThreadedSource(Source):
         cur = self.conn.cursor()
         try:
             cur.execute(MAX_ID)
-            return cur.fetchone()[0]
+            found = cur.fetchone()[0]
+            return None if found is None else int(found)
         finally:
             cur.close()
 

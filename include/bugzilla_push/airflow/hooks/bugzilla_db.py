@@ -35,9 +35,10 @@ class BugzillaDbNotConfigured(RuntimeError):
 class BugzillaDbHook(BaseHook):
     """Opens a :class:`~bugzilla_push.store.Store` on the database named by an Airflow connection.
 
-    PostgreSQL goes through the postgres provider's hook (so its TLS and IAM options apply);
-    MySQL/MariaDB through PyMySQL with the connection's host, port, login, password, schema (the
-    database) and `ssl` extra; SQLite takes the path from the connection's host or schema.
+    PostgreSQL takes its arguments from the postgres provider's hook (so its TLS and IAM options
+    apply), with rows as tuples whatever the `cursor` extra says; MySQL/MariaDB goes through PyMySQL
+    with the connection's host, port, login, password, schema (the database) and `ssl` extra;
+    SQLite takes the path from the connection's host or schema.
 
     :param bugzilla_db_conn_id: the connection id (`bugzilla_db`)
     """
@@ -57,13 +58,6 @@ class BugzillaDbHook(BaseHook):
             conn = self.get_connection(conn_id)
         except AirflowNotFoundException:
             raise _not_defined(conn_id) from None
-        if connection_kind(conn_id, conn) == "postgresql":
-            from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-            from bugzilla_push.store.postgres import PostgresDialect
-
-            pg = PostgresHook(postgres_conn_id=conn_id, connection=conn)
-            return Store(pg.get_conn(), PostgresDialect())
         return open_target(db_target(conn_id, conn))
 
     @classmethod
@@ -119,12 +113,17 @@ def postgres_args(conn_id: str, conn: Connection) -> dict[str, Any]:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     class _ArgsOnly(PostgresHook):
-        def _create_connection(self, conn_args: dict[str, Any]) -> Any:
-            return conn_args
+        built: dict[str, Any] = {}
 
-    args = _ArgsOnly(postgres_conn_id=conn_id, connection=conn).get_conn()
-    # A cursor factory from the `cursor` extra means nothing to the watcher's one scalar query.
-    return {k: v for k, v in args.items() if v is not None and k not in ("row_factory", "cursor_factory")}
+        def _create_connection(self, conn_args: dict[str, Any]) -> Any:
+            self.built = conn_args  # kept instead of connecting; get_conn's result is not used
+
+    hook = _ArgsOnly(postgres_conn_id=conn_id, connection=conn)
+    hook.get_conn()
+    # The `cursor` extra's row factory (dict or named-tuple rows) is for SQL operators: the store
+    # and the watcher read rows by position.
+    skip = ("row_factory", "cursor_factory")
+    return {k: v for k, v in hook.built.items() if v is not None and k not in skip}
 
 
 def db_target(conn_id: str, conn: Connection) -> DbTarget:

@@ -104,10 +104,15 @@ class IndexNames:
     private_suffix: str = "-private"
 
     def public(self, kind: Kind) -> str:
-        return getattr(self, kind)
+        names: dict[Kind, str] = {
+            "bugs": self.bugs,
+            "comments": self.comments,
+            "attachments": self.attachments,
+        }
+        return names[kind]
 
     def private(self, kind: Kind) -> str:
-        return getattr(self, kind) + self.private_suffix
+        return self.public(kind) + self.private_suffix
 
     def all(self, index_private: bool) -> list[str]:
         kinds: tuple[Kind, ...] = ("bugs", *CHILD_KINDS)
