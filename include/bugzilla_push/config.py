@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from bugzilla_push.errors import BugzillaPushError
 
-class ConfigError(ValueError):
+
+class ConfigError(BugzillaPushError, ValueError):
     """A setting is out of range; the message names it and the allowed values."""
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import msgspec
 
+from bugzilla_push.errors import BugzillaPushError
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -175,7 +177,7 @@ class PushMessage:
         return tuple(f for f in fields.split(",") if f)
 
 
-class InvalidMessage(ValueError):
+class InvalidMessage(BugzillaPushError, ValueError):
     """A row that can never be delivered; the message says why (stored as the dead letter's reason)."""
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from bugzilla_push.store.records import RunState  # noqa: TC001 - pydantic reads annotations at runtime
+
 
 def _utc(value: datetime) -> datetime:
     """Make the store's naive UTC times aware, so that they are sent with a `Z`."""
@@ -68,7 +70,7 @@ class OpenBatch(Model):
 class RunConnector(Model):
     """What one connector did in a run."""
 
-    state: str
+    state: RunState
     sent: int
     ignored: int
     dead: int

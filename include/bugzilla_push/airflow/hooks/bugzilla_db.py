@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.store import Store
 from bugzilla_push.watch import WatchTarget
 
@@ -28,7 +29,7 @@ HOW_TO_SET = (
 )
 
 
-class BugzillaDbNotConfigured(RuntimeError):
+class BugzillaDbNotConfigured(BugzillaPushError, RuntimeError):
     """The source database connection is missing or of an unsupported type."""
 
 
