@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bugzilla_push.engine import Engine
     from bugzilla_push.reports import DeliveryReport, FinalizeReport
     from bugzilla_push.store import Store
+    from tests.fakes import FakeClock
 
 
 def enqueue_samples(store: Store, count: int, seed: int = 1, private_ratio: float = 0.0) -> list[int]:
@@ -52,6 +53,19 @@ def run_cycle(
     batch = engine.open_batch(owner, [c.name for c in connectors], selected)
     reports = {c.name: engine.deliver(batch, c) for c in connectors if c.name in batch.selected}
     return reports, engine.finalize(batch)
+
+
+def deliver_after_backoff(store: Store, clock: FakeClock, connector: Connector) -> DeliveryReport:
+    """One run for one connector once its backoff is over; the batch is finalized whatever happens."""
+    from bugzilla_push.engine import Engine
+
+    clock.now = max(clock.now, store.backoff(connector.name).next_attempt_ts or clock.now)
+    engine = Engine(store, clock=clock)
+    batch = engine.open_batch("test-run", [connector.name])
+    try:
+        return engine.deliver(batch, connector)
+    finally:
+        engine.finalize(batch)
 
 
 def log_rows(store: Store, connector: str) -> list[tuple[int, int]]:

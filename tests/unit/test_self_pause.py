@@ -14,40 +14,14 @@ import pytest
 from bugzilla_push.connectors import ConnectionInfo, build_connector
 from bugzilla_push.engine import SELF, ConnectorPaused, Engine
 from bugzilla_push.model import Result
-from bugzilla_push.reports import DeliveryReport, DeliveryState
-from bugzilla_push.store import open_store
+from bugzilla_push.reports import DeliveryState
 from tests.fakes import FakeClock, ScriptedConnector, always
-from tests.support import backlog_ids, enqueue_samples
+from tests.support import backlog_ids, deliver_after_backoff, enqueue_samples
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
-    from bugzilla_push.connectors import Connector
     from bugzilla_push.store import Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path}/bugzilla.db") as s:
-        s.create_schema()
-        yield s
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-def deliver(store: Store, clock: FakeClock, connector: Connector) -> DeliveryReport:
-    """One run for the connector once its backoff is over (the batch is finalized either way)."""
-    clock.now = max(clock.now, store.backoff(connector.name).next_attempt_ts or clock.now)
-    engine = Engine(store, clock=clock)
-    batch = engine.open_batch("test-run", [connector.name])
-    try:
-        return engine.deliver(batch, connector)
-    finally:
-        engine.finalize(batch)
 
 
 def test_the_engine_pauses_a_file_connector_after_its_pause_after_failures_and_keeps_every_message(
@@ -61,9 +35,9 @@ def test_the_engine_pauses_a_file_connector_after_its_pause_after_failures_and_k
     ids = enqueue_samples(store, 5)
 
     for _ in range(2):
-        assert deliver(store, clock, file).state == DeliveryState.BACKING_OFF
+        assert deliver_after_backoff(store, clock, file).state == DeliveryState.BACKING_OFF
     with pytest.raises(ConnectorPaused) as paused:
-        deliver(store, clock, file)
+        deliver_after_backoff(store, clock, file)
 
     assert str(paused.value).startswith(
         "file connector paused after 2 consecutive failed deliveries (pause_after_failures=2); "
@@ -74,10 +48,10 @@ def test_the_engine_pauses_a_file_connector_after_its_pause_after_failures_and_k
     assert backlog_ids(store, "file") == ids
 
     target.rmdir()  # the operator fixes the cause: paused, the connector still sends nothing
-    assert deliver(store, clock, file).state == DeliveryState.PAUSED
+    assert deliver_after_backoff(store, clock, file).state == DeliveryState.PAUSED
     assert not target.exists()
     store.set_paused("file", False, "admin", clock.now)
-    assert deliver(store, clock, file).state == DeliveryState.DONE
+    assert deliver_after_backoff(store, clock, file).state == DeliveryState.DONE
     assert [json.loads(line)["push_id"] for line in target.read_text().splitlines()] == ids
 
 
@@ -88,7 +62,7 @@ def test_without_the_option_a_connector_never_pauses(store: Store, clock: FakeCl
     assert file.pause_after == 0
     enqueue_samples(store, 3)
     for attempt in range(1, 8):
-        assert deliver(store, clock, file).state == DeliveryState.BACKING_OFF
+        assert deliver_after_backoff(store, clock, file).state == DeliveryState.BACKING_OFF
         assert store.backoff("file").attempts == attempt
     assert store.connector_state("file") is None
 
@@ -100,7 +74,7 @@ def test_a_run_of_dead_letters_from_any_connector_holds_the_rest_back(store: Sto
     fake.script = always(Result.ERROR, "refused")
     ids = enqueue_samples(store, 10)
 
-    report = deliver(store, clock, fake)
+    report = deliver_after_backoff(store, clock, fake)
 
     assert (report.dead, report.state) == (3, DeliveryState.BACKING_OFF)
     assert sum(fake.attempts.values()) == 3  # the fourth was never offered
@@ -114,7 +88,7 @@ def test_with_a_limit_the_connector_is_offered_no_more_per_call_than_may_still_f
     fake = ScriptedConnector("mirror")
     fake.pause_after = 3
     ids = enqueue_samples(store, 10)
-    assert deliver(store, clock, fake).sent == 10
+    assert deliver_after_backoff(store, clock, fake).sent == 10
     assert fake.received == ids
     assert fake.calls == 4  # 3 + 3 + 3 + 1
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,14 +16,12 @@ from bugzilla_push.backoff import Backoff
 from bugzilla_push.connectors.base import ConnectorFatal, Outcome, raise_if_fatal
 from bugzilla_push.connectors.webhook.connector import WebhookConnector, classify
 from bugzilla_push.connectors.webhook.options import WebhookOptions
-from bugzilla_push.engine import ConnectorPaused, Engine
+from bugzilla_push.engine import ConnectorPaused
 from bugzilla_push.model import PushMessage, Result
-from bugzilla_push.store import Commit, NewMessage, Store, open_store
+from bugzilla_push.store import Commit, NewMessage, Store
 from tests.fakes import FakeClock
+from tests.support import deliver_after_backoff
 from tests.unit.connectors.webhook.messages import bug, comment, message, payload
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 KEY = "k3y-7a1f-secret-9c2e"
 URL = "https://hooks.example.org/bugzilla?token=url-t0ken-55"
@@ -240,18 +237,6 @@ def test_one_client_is_kept_across_calls_and_closed() -> None:
 # -- self-pause: the engine's policy, on a SQLite store ------------------------------------------
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path}/bugzilla.db") as s:
-        s.create_schema()
-        yield s
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 def enqueue(store: Store, count: int) -> None:
     """Queue `count` bug messages; a fresh store gives them push ids 1 to `count`."""
     bodies = [payload("bug", bug(bug_id=1900000 + i)) for i in range(1, count + 1)]
@@ -268,15 +253,8 @@ def deliver(
     """
     if failed_before:
         store.record(Commit(webhook.name, clock.now, backoff=Backoff(failed_before, clock.now)))
-    next_attempt = store.backoff(webhook.name).next_attempt_ts
-    clock.now = max(clock.now, next_attempt or clock.now)
     logged = store.query("SELECT COUNT(*) FROM push_log")[0][0]
-    engine = Engine(store, clock=clock)
-    batch = engine.open_batch("test-run", [webhook.name])
-    try:
-        engine.deliver(batch, webhook)
-    finally:
-        engine.finalize(batch)
+    deliver_after_backoff(store, clock, webhook)
     rows = store.query("SELECT result, data FROM push_log ORDER BY id")[logged:]
     return [Outcome(Result(result), detail) for result, detail in rows]
 
