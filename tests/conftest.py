@@ -33,7 +33,7 @@ os.environ["AIRFLOW_HOME"] = str(ROOT)
 # set, never inherited: the workers start with the environment of the controller, which loaded this
 # file first.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_CHECKOUT = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+_CHECKOUT = hashlib.sha1(str(ROOT).encode(), usedforsecurity=False).hexdigest()[:8]
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
     "BUGZILLA_PUSH_TEST_AIRFLOW_DB",
     f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test_{_CHECKOUT}",
@@ -123,10 +123,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 # Tests that stop or reconfigure the shared RabbitMQ broker must not overlap with any other test that
 # uses it: with `--dist loadgroup` every test touching the broker runs on the same worker, in turn.
+# "pulse" in the node id: the Pulse modules, and the Pulse case of a suite parametrised by connector.
 BROKER_FIXTURES = frozenset({"rabbitmq", "queue"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # `-p no:xdist`: one process, and the mark is not registered
     for item in items:
-        if BROKER_FIXTURES & set(getattr(item, "fixturenames", ())) or "pulse" in item.module.__name__:
+        if BROKER_FIXTURES & set(getattr(item, "fixturenames", ())) or "pulse" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("rabbitmq"))

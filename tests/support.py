@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.cli import parse_enqueue_input
 from bugzilla_push.samples import BugzillaSimulator
@@ -22,15 +23,31 @@ if TYPE_CHECKING:
     from tests.fakes import FakeClock
 
 
-def enqueue_samples(store: Store, count: int, seed: int = 1, private_ratio: float = 0.0) -> list[int]:
-    """Insert `count` simulated Bugzilla messages; return their push ids in order."""
+def enqueue_samples(
+    store: Store, count: int, seed: int = 1, private_ratio: float = 0.0, public_only: bool = False
+) -> list[int]:
+    """Insert `count` simulated Bugzilla messages; return their push ids in order.
+
+    `public_only`: leave out every message about something private and every privacy transition
+    (the simulator makes some even with `private_ratio` 0), so that every connector sends them all.
+    """
     sim = BugzillaSimulator(seed=seed, private_ratio=private_ratio)
-    lines = "\n".join(json.dumps(m) for m in sim.messages(count))
+    stream = sim.messages(20 * count if public_only else count)
+    chosen = islice((m for m in stream if not public_only or _all_public(m)), count)
+    lines = "\n".join(json.dumps(m) for m in chosen)
     before = max_push_id(store)
     store.enqueue(parse_enqueue_input(lines), now=store_now())
     ids = [r[0] for r in store.query("SELECT id FROM push WHERE id > %(b)s ORDER BY id", {"b": before})]
     assert len(ids) == count
     return ids
+
+
+def _all_public(message: dict[str, Any]) -> bool:
+    payload = message["payload"]
+    changed = payload[payload["event"]["target"]]
+    bug = changed.get("bug") if isinstance(changed.get("bug"), dict) else changed
+    private = changed.get("is_private") or bug.get("is_private")
+    return not private and "is_private" not in message["routing_key"]
 
 
 def max_push_id(store: Store) -> int:

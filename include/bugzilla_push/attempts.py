@@ -136,21 +136,21 @@ def classify(rows: Sequence[PushRow], outcomes: list[Outcome | None], quiet_stop
     ok, skipped = Result.OK, Result.IGNORED  # identity tests: an IntEnum hashes in Python, slowly
     for row, outcome in zip(rows, outcomes, strict=True):
         result = outcome.result if outcome is not None else None
-        if result is ok:
-            sent_n += 1
-        elif result is skipped:
-            ignored += 1
-        elif result is Result.ERROR:
-            dead += 1
-            dead_letters.append((row, outcome.detail or "permanent error"))
-        else:
+        if outcome is None or not (result is ok or result is skipped or result is Result.ERROR):
             # TRANSIENT, UNKNOWN, BLOCKED or no answer: it and everything after it wait.
             outcome = outcome or Outcome.unknown("connector returned no outcome")
             if not quiet_stop:
                 logs.append(LogEntry(row, outcome.result, outcome.detail))
             attempt.stopped_at, attempt.stop_reason = row, outcome.detail or outcome.result.name.lower()
             break
-        logs.append(LogEntry(row, result, outcome.detail))
+        if result is ok:
+            sent_n += 1
+        elif result is skipped:
+            ignored += 1
+        else:
+            dead += 1
+            dead_letters.append((row, outcome.detail or "permanent error"))
+        logs.append(LogEntry(row, outcome.result, outcome.detail))
         done.append(row.id)
     attempt.counts = Counts(sent=sent_n, ignored=ignored, dead=dead)
     return attempt

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"bugzilla-push: {exc}; nothing was enqueued", file=sys.stderr)
         return 2
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure becomes an exit code and one line
         if args.command == "check":
             print(f"UNKNOWN - {type(exc).__name__}: {exc}")
             return 3
@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)"
     )
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--shape",
+        choices=["current", "legacy"],
+        default="current",
+        help="payload shape: current (BMO since 2021: names and logins, *_detail users, groups) or legacy "
+        "(before: {id, name} objects, user objects, null for unset, bug_group)",
+    )
     p.set_defaults(func=cmd_samples)
     return parser
 
@@ -226,7 +233,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
         else:
             was = notify.remove(store)
             print(
-                ("notify trigger removed" if was else "notify trigger was not installed; nothing to remove")
+                ("notify trigger removed" if was else "notify trigger was not installed; nothing to remove")  # noqa: S608 - a message
                 + ": the watcher polls SELECT MAX(id) FROM push every second"
             )
     return 0
@@ -235,7 +242,11 @@ def cmd_notify(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     from bugzilla_push.samples import BugzillaSimulator, first_run_samples
 
-    stream = BugzillaSimulator(seed=args.seed).messages(args.count) if args.count else first_run_samples()
+    stream = (
+        BugzillaSimulator(seed=args.seed, shape=args.shape).messages(args.count)
+        if args.count
+        else first_run_samples(args.shape)
+    )
     for message in stream:
         print(json.dumps(message, separators=(",", ":")))
     return 0
@@ -270,7 +281,7 @@ def parse_enqueue_input(text: str) -> list[NewMessage]:
 def _new_message(n: int, item: Any) -> NewMessage:
     if not isinstance(item, dict):
         raise InputError(f"message {n} is a JSON {type(item).__name__}, not an object")
-    payload = item["payload"] if "payload" in item else item
+    payload = item.get("payload", item)
     event = payload.get("event") if isinstance(payload, dict) else None
     event = event if isinstance(event, dict) else {}
     routing_key = item.get("routing_key") or (

@@ -13,7 +13,12 @@ it and keeps a built-in base where callers expect one (a bad message is also a V
 - :class:`~bugzilla_push.store.base.LockTimeout`,
   :class:`~bugzilla_push.store.notify.NotifyUnsupported`,
   :class:`~bugzilla_push.store.operations.NotFound`: the store;
-- :class:`~bugzilla_push.airflow.hooks.bugzilla_db.BugzillaDbNotConfigured`: the database connection.
+- :class:`~bugzilla_push.airflow.hooks.bugzilla_db.BugzillaDbNotConfigured`: the database connection;
+  :class:`~bugzilla_push.bugzilla.reader.BugzillaUnavailable`: Bugzilla's own tables cannot be read;
+- inside a connector, the causes it classifies into outcomes (the Phabricator connector's
+  :class:`~bugzilla_push.connectors.phabricator.conduit.ConduitError` and its subclasses,
+  :class:`~bugzilla_push.connectors.phabricator.sync.PhabricatorSetupError`,
+  :class:`~bugzilla_push.connectors.phabricator.sync.ProjectMissing`).
 
 What happens to one message is not an exception but an :class:`~bugzilla_push.connectors.base.Outcome`.
 """

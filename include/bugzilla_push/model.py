@@ -32,7 +32,9 @@ class Result(IntEnum):
 
 
 KNOWN_TARGETS = frozenset({"bug", "comment", "attachment"})
-ROUTING_KEY_MAX = 64  # BMO's routing_key is varchar(64)
+# BMO's routing_key is varchar(64), and Bugzilla runs MySQL outside strict mode (Bugzilla/DB/Mysql.pm):
+# a longer key is stored cut at 64 characters, while the payload's event keeps it whole.
+ROUTING_KEY_MAX = 64
 CHANGE_SET_MAX = 32
 
 # msgspec: several times faster than json + pydantic on the hot path, with errors as clear. Every
@@ -134,7 +136,8 @@ class PushMessage:
 
     @property
     def routing_key(self) -> str:
-        return self.row.routing_key
+        """The whole routing key: the payload's when the stored one is its 64-character cut."""
+        return self.envelope.event.routing_key or self.row.routing_key
 
     @property
     def event(self) -> Event:
@@ -218,10 +221,17 @@ def _check_routing_key(row: PushRow, envelope: Envelope) -> None:
         raise InvalidMessage(
             f"routing key {key!r} does not match the payload's event ({event.target}.{event.action})"
         )
-    if event.routing_key is not None and event.routing_key != key:
-        raise InvalidMessage(f"routing key {key!r} differs from the payload's {event.routing_key!r}")
+    full = event.routing_key
+    if full is not None and full != key and not _cut_by_column(key, full):
+        hint = " (only a cut at exactly 64 characters is Bugzilla's)" if full.startswith(key) else ""
+        raise InvalidMessage(f"routing key {key!r} differs from the payload's {full!r}{hint}")
     if getattr(envelope, event.target) is None:
         raise InvalidMessage(f"payload has no {event.target!r} object with an 'id'")
+
+
+def _cut_by_column(stored: str, full: str) -> bool:
+    """Whether `stored` is `full` as the VARCHAR(64) column keeps it: its first 64 characters."""
+    return len(stored) == ROUTING_KEY_MAX and full.startswith(stored) and _ROUTING_KEY.match(full) is not None
 
 
 @lru_cache(maxsize=4096)  # a few hundred distinct keys cover a Bugzilla's stream
@@ -236,9 +246,13 @@ def _routing_key_parts(key: str) -> tuple[str, str] | str:
 
 
 def routing_key_for(event: dict[str, Any]) -> str:
-    """Build the routing key Bugzilla would give an event: `target.action[:field,field…]`."""
+    """Build the routing key Bugzilla's column would hold for an event: `target.action[:field,field…]`.
+
+    The event's own key is cut at 64 characters as MySQL stores it (the message keeps the whole key
+    from the payload); a key built from the changes, which has no whole copy, is cut at a field boundary.
+    """
     if event.get("routing_key"):
-        return str(event["routing_key"])
+        return str(event["routing_key"])[:ROUTING_KEY_MAX]
     base = f"{event['target']}.{event['action']}"
     fields = list(dict.fromkeys(c["field"] for c in event.get("changes") or [] if c.get("field")))
     key = f"{base}:{','.join(fields)}" if fields else base

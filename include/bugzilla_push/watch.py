@@ -17,6 +17,7 @@ notification was lost or the trigger removed. No Airflow here: the triggerer ada
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -255,7 +256,6 @@ class PushWatcher:
 
 
 async def _close_quietly(source: Source) -> None:
-    try:
+    # The connection is being discarded anyway.
+    with contextlib.suppress(Exception):
         await asyncio.wait_for(source.close(), 5)
-    except Exception:  # noqa: BLE001, S110 - the connection is being discarded anyway
-        pass

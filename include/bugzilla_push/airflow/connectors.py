@@ -7,6 +7,8 @@ import re
 from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from bugzilla_push.airflow.hooks.bugzilla_db import BUGZILLA_DB_CONN_ID, BugzillaDbHook
+from bugzilla_push.bugzilla import BugzillaReader, ReadsBugzilla
 from bugzilla_push.connectors import ConnectionInfo, Connector, ConnectorConfigError, build_connector
 from bugzilla_push.connectors.file import FileConnector, default_path
 
@@ -50,8 +52,12 @@ def connection_info(name: str) -> ConnectionInfo | None:
     )
 
 
-def load_connector(name: str) -> Connector:
-    """Build the named connector from its connection; `file` works without one."""
+def load_connector(name: str, bugzilla_db: str = BUGZILLA_DB_CONN_ID) -> Connector:
+    """Build the named connector from its connection; `file` works without one.
+
+    A connector that reads Bugzilla's own tables (Phabricator) gets a reader on the `bugzilla_db`
+    connection, which opens its own database connection when first used.
+    """
     info = connection_info(name)
     if info is None:
         if name == "file":
@@ -62,4 +68,7 @@ def load_connector(name: str) -> Connector:
             f"AIRFLOW_CONN_{name.upper().replace('-', '_').replace('.', '_')}='amqp://user:password@host:5672/vhost"
             f"?exchange=exchange/user/bugzilla', or under Admin → Connections"
         )
-    return build_connector(info)
+    connector = build_connector(info)
+    if isinstance(connector, ReadsBugzilla):
+        connector.use_bugzilla(BugzillaReader(lambda: BugzillaDbHook(bugzilla_db).get_conn()))
+    return connector

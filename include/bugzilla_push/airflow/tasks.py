@@ -147,7 +147,7 @@ def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, An
     with open_store(conn_id) as store:
         engine = Engine(store, config)
         try:
-            with load_connector(connector) as target:
+            with load_connector(connector, conn_id) as target:
                 report = engine.deliver(Batch.from_xcom(batch), target)
         except ConnectorConfigError as exc:
             raise AirflowFailException(f"{connector}: {exc}") from None

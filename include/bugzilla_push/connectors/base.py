@@ -41,9 +41,9 @@ class Outcome(NamedTuple):
     connector_fatal: bool = False
 
     @classmethod
-    def sent(cls) -> Outcome:
-        """Say the destination has the message (OK)."""
-        return _SENT
+    def sent(cls, note: str | None = None) -> Outcome:
+        """Say the destination has the message (OK), with a note for its log row if there is one."""
+        return _SENT if note is None else cls(Result.OK, note)
 
     @classmethod
     def ignored(cls, reason: str | None = None) -> Outcome:

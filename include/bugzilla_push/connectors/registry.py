@@ -20,7 +20,11 @@ KINDS: dict[str, str] = {
     "http": "bugzilla_push.connectors.webhook.connector:WebhookConnector",
     "amqp": "bugzilla_push.connectors.pulse.connector:PulseConnector",
     "amqps": "bugzilla_push.connectors.pulse.connector:PulseConnector",
+    "phabricator": "bugzilla_push.connectors.phabricator.connector:PhabricatorConnector",
 }
+# Connectors reached through another one's connection type: the connection's id, or the extra's
+# "connector", picks them (an `http` connection is a webhook unless it is `phabricator`).
+SHARED_TYPES: dict[str, str] = {"phabricator": "http"}
 
 
 def connector_class(conn_type: str) -> type[Connector]:
@@ -33,6 +37,22 @@ def connector_class(conn_type: str) -> type[Connector]:
     return getattr(import_module(module), cls)
 
 
+def connector_kind(info: ConnectionInfo) -> str:
+    """Return the `KINDS` key that serves a connection: its extra's "connector", its id, or its type."""
+    named = (info.extra or {}).get("connector")
+    if named is not None:
+        if SHARED_TYPES.get(named) != info.conn_type:
+            choices = [k for k, t in SHARED_TYPES.items() if t == info.conn_type]
+            raise ConnectorConfigError(
+                f"connection {info.conn_id!r}: the extra 'connector' is {named!r}, but a connection of type "
+                f"{info.conn_type!r} can only name {', '.join(map(repr, choices)) or 'none'} there"
+            )
+        return named
+    if SHARED_TYPES.get(info.conn_id) == info.conn_type:
+        return info.conn_id
+    return info.conn_type
+
+
 def build_connector(info: ConnectionInfo) -> Connector:
     """Build the connector named by an Airflow connection (its id is the connector's name)."""
-    return connector_class(info.conn_type).from_connection(info)
+    return connector_class(connector_kind(info)).from_connection(info)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.backoff import Backoff
@@ -126,10 +126,9 @@ class Store:
     def unlock(self, name: str) -> None:
         if name in self._held_locks:
             self._held_locks.discard(name)
-            try:
+            # A dead connection has released its locks already.
+            with suppress(Exception):
                 self.dialect.unlock(self.conn, name)
-            except Exception:  # noqa: BLE001 - a dead connection has released its locks already
-                pass
 
     # -- producer ---------------------------------------------------------------------------
 

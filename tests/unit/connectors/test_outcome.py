@@ -13,6 +13,7 @@ from bugzilla_push.model import Result
     ("outcome", "result", "detail", "fatal"),
     [
         (Outcome.sent(), Result.OK, None, False),
+        (Outcome.sent("routing key cut"), Result.OK, "routing key cut", False),
         (Outcome.ignored(), Result.IGNORED, None, False),
         (Outcome.ignored("private bug"), Result.IGNORED, "private bug", False),
         (Outcome.rejected("HTTP 400"), Result.ERROR, "HTTP 400", False),

@@ -34,7 +34,7 @@ def classify_item(action: Action, item: dict[str, Any]) -> Outcome:
     if 200 <= status < 300:
         return Outcome.sent()
     if status == 409 and etype == "version_conflict_engine_exception":
-        return Outcome(Result.OK, ALREADY_APPLIED)
+        return Outcome.sent(ALREADY_APPLIED)
     if status == 404 and action.op == "delete" and result.get("result") == "not_found":
         return Outcome.sent()
     if status == 404 and etype == "index_not_found_exception":

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from bugzilla_push.payload_shape import current_body
+
 EventKind = Literal["create", "change", "comment", "attachment", "attachment_change"]
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 ANY = "Any"  # BMO's wildcard for a webhook's product or component
@@ -111,11 +113,11 @@ class WebhookFilter:
         target = body["event"]["target"]
         if target != "bug" and flag(body[target].get("is_private")) and not self.include_private_comments:
             return False
-        if flag(bug.get("is_private")) and not self.include_private_bugs:
-            # The transition tells a receiver the bug went private; BMO sends it even to those who
-            # can no longer see the bug, and it is reduced to ids if it is private itself.
-            if routing_key != IS_PRIVATE_TRANSITION:
-                return False
+        # The transition tells a receiver the bug went private; BMO sends it even to those who
+        # can no longer see the bug, and it is reduced to ids if it is private itself.
+        private = flag(bug.get("is_private")) and not self.include_private_bugs
+        if private and routing_key != IS_PRIVATE_TRANSITION:
+            return False
         if self.matches(name_of(bug.get("product")), name_of(bug.get("component"))):
             return True
         if kind == "change":
@@ -134,8 +136,11 @@ def webhook_payload(body: dict[str, Any], webhook_name: str, webhook_id: int | N
     A public comment or attachment goes inside its bug (`bug.comment`), without its own `bug`; a
     private one, or one on a private bug, becomes `bug = {id, is_private, <target>: {id,
     is_private: true}}`; a private bug becomes `bug = {id, is_private: true}`. Private messages lose
-    `event.changes`; every message loses `event.change_set`. `body` is not modified.
+    `event.changes`; every message loses `event.change_set`. A payload of the shape before 2021
+    is sent in today's, the one receivers of BMO's webhooks know (:mod:`bugzilla_push.payload_shape`).
+    `body` is not modified.
     """
+    body = current_body(body)
     event = body["event"]
     target = event["target"]
     obj = body[target]
