@@ -10,9 +10,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bugzilla_push.engine import utcnow
+from bugzilla_push.clock import utcnow
 from bugzilla_push.errors import BugzillaPushError
-from bugzilla_push.model import CHANGE_SET_MAX, ROUTING_KEY_MAX, routing_key_for
+from bugzilla_push.model import (
+    CHANGE_SET_MAX,
+    CONNECTOR_NAME_RULE,
+    ROUTING_KEY_MAX,
+    is_connector_name,
+    routing_key_for,
+)
 from bugzilla_push.store import NewMessage, Store, open_store
 
 if TYPE_CHECKING:
@@ -69,7 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
     )
     p.add_argument(
-        "--connector", action="append", default=[], help="connector to check (repeatable; default all)"
+        "--connector",
+        action="append",
+        default=[],
+        type=connector_name,
+        help="connector to check (repeatable; default all)",
     )
     p.add_argument("--warn", type=int, default=500, help="warn at this many waiting messages (BMO: 500)")
     p.add_argument("--crit", type=int, default=750, help="critical at this many waiting messages (BMO: 750)")
@@ -83,14 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("pause", help="pause a connector: its messages wait in its backlog until resumed")
-    p.add_argument("connector")
+    p.add_argument("connector", type=connector_name)
     p.add_argument(
         "--reason", required=True, help="why, for the other operators (shown in status and the console)"
     )
     p.set_defaults(func=cmd_pause)
 
     p = sub.add_parser("resume", help="resume a paused connector and clear its backoff")
-    p.add_argument("connector")
+    p.add_argument("connector", type=connector_name)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser(
@@ -120,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_samples)
     return parser
+
+
+def connector_name(text: str) -> str:
+    """Return a connector name given on the command line, or refuse one no connector can have."""
+    if not is_connector_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a connector name: a name is {CONNECTOR_NAME_RULE}")
+    return text
 
 
 def connect(args: argparse.Namespace) -> Store:
@@ -356,8 +373,10 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
                 name, c["state"], f"{c['sent']:,}", f"{c['ignored']:,}", f"{c['dead']:,}", f"{c['held']:,}"
             )
         console.print(table)
+    now = utcnow()
     table = Table(
         "connector",
+        "state",
         "backlog",
         "oldest",
         "backoff",
@@ -369,6 +388,7 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
     for name, c in status.connectors.items():
         table.add_row(
             name,
+            c.state(now) + (f" by {c.paused_by}: {c.paused_reason}" if c.paused else ""),
             f"{c.backlog:,}",
             _age(c.oldest_ts),
             str(c.backoff_attempts or "-"),

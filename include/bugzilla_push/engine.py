@@ -19,15 +19,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.attempts import Attempt, offer
 from bugzilla_push.backoff import Backoff, next_backoff
+from bugzilla_push.clock import utcnow
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors.base import ConnectorFatal, redact
 from bugzilla_push.finalize import close_batch, judge_run
-from bugzilla_push.model import InvalidMessage, Result, parse_message
+from bugzilla_push.model import Result, bug_id_of_row
 from bugzilla_push.reports import DeliveryReport, DeliveryState, FinalizeReport
 from bugzilla_push.self_pause import SELF, ConnectorPaused, FailureStreak
 from bugzilla_push.store import Batch
@@ -36,6 +36,7 @@ from bugzilla_push.store.replays import Replays
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from datetime import datetime
 
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.model import PushRow
@@ -44,11 +45,6 @@ if TYPE_CHECKING:
     from bugzilla_push.store.replays import Selector
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as Bugzilla stores its DATETIME columns."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Engine:
@@ -392,13 +388,7 @@ def _before(rows: Sequence[PushRow], stop: PushRow, start: int) -> int:
 
 def _about_bugs(row: PushRow, bug_ids: Sequence[int]) -> bool:
     """Whether a replay candidate is about one of the bugs (no bug ids: every candidate is)."""
-    if not bug_ids:
-        return True
-    try:
-        bug = parse_message(row, 1 << 40).bug
-    except InvalidMessage:
-        return False
-    return bool(bug) and bug.get("id") in bug_ids
+    return not bug_ids or bug_id_of_row(row) in bug_ids
 
 
 def _paused_because(state: ConnectorState) -> str:

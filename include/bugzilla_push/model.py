@@ -36,10 +36,14 @@ KNOWN_TARGETS = frozenset({"bug", "comment", "attachment"})
 # a longer key is stored cut at 64 characters, while the payload's event keeps it whole.
 ROUTING_KEY_MAX = 64
 CHANGE_SET_MAX = 32
+# A connector's name is its Airflow connection id, and fits BMO's `connector` columns (varchar(32)).
+CONNECTOR_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
+CONNECTOR_NAME_RULE = "an Airflow connection id of at most 32 letters, digits, '_', '-' or '.'"
 
 # msgspec: several times faster than json + pydantic on the hot path, with errors as clear. Every
 # payload is checked through its envelope; the whole payload is decoded only for connectors that read it.
 _decode = msgspec.json.Decoder().decode
+_CONNECTOR_NAME = re.compile(CONNECTOR_NAME_PATTERN)
 _ROUTING_KEY = re.compile(r"^(?P<target>[a-z_]+)\.(?P<action>[a-z_]+)(?::(?P<fields>\S.*))?$")
 
 
@@ -162,10 +166,17 @@ class PushMessage:
     @property
     def bug(self) -> dict[str, Any] | None:
         """The bug the message is about: the object itself, or the `bug` of a comment or attachment."""
+        return bug_of(self.body)
+
+    @property
+    def bug_id(self) -> int | None:
+        """The id of the bug the message is about: its own, its `bug` object's, or its `bug_id`."""
+        ref = getattr(self.envelope, self.target)
         if self.target == "bug":
-            return self.object
-        bug = self.object.get("bug")
-        return bug if isinstance(bug, dict) else None
+            return ref.id
+        if ref.bug is not None:
+            return ref.bug.id
+        return self.object.get("bug_id")
 
     @property
     def is_private(self) -> bool:
@@ -178,6 +189,29 @@ class PushMessage:
         """The fields named in the routing key (`bug.modify:resolution,status` → resolution, status)."""
         _, _, fields = self.routing_key.partition(":")
         return tuple(f for f in fields.split(",") if f)
+
+
+def is_connector_name(name: str) -> bool:
+    """Return whether `name` can name a connector (see :data:`CONNECTOR_NAME_PATTERN`)."""
+    return _CONNECTOR_NAME.match(name) is not None
+
+
+def bug_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the bug a decoded payload is about: the target itself, or a comment's or attachment's `bug`."""
+    target = body.get("event", {}).get("target")
+    obj = body.get(target) if isinstance(target, str) else None
+    if not isinstance(obj, dict):
+        return None
+    bug = obj if target == "bug" else obj.get("bug")
+    return bug if isinstance(bug, dict) else None
+
+
+def bug_id_of_row(row: PushRow) -> int | None:
+    """Return the bug id of a stored row, whatever its size (None: not a valid message)."""
+    try:
+        return parse_message(row, 1 << 40).bug_id
+    except InvalidMessage:
+        return None
 
 
 class InvalidMessage(BugzillaPushError, ValueError):

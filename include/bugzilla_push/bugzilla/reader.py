@@ -6,6 +6,7 @@ MySQL/MariaDB (what bugzilla.mozilla.org runs), PostgreSQL and SQLite alike. Not
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -109,10 +110,9 @@ class BugzillaReader:
     def close(self) -> None:
         db, self._db = self._db, None
         if db is not None:
-            try:
+            # Closing a broken connection may fail too; it is gone either way.
+            with contextlib.suppress(Exception):
                 db.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail too; it is gone either way
-                pass
 
     def has_table(self, table: str) -> bool:
         """Whether the database has this table (a name from this package, never user input)."""

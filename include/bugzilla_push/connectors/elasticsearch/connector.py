@@ -30,7 +30,6 @@ from bugzilla_push.connectors.elasticsearch.documents import (
     Child,
     ChildIndex,
     MessagePlan,
-    bug_id_of,
     is_public,
     plan_message,
     privacy_transition,
@@ -279,7 +278,7 @@ class ElasticsearchConnector(Connector):
 
         Return them, None if no bug in the batch changes privacy, or an outcome saying why the search failed.
         """
-        bug_ids = sorted({b for m in batch if privacy_transition(m) and (b := bug_id_of(m)) is not None})
+        bug_ids = sorted({b for m in batch if privacy_transition(m) and (b := m.bug_id) is not None})
         if not bug_ids:
             return None
         from elasticsearch import ApiError, TransportError

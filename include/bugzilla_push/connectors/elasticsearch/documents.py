@@ -110,6 +110,14 @@ def _login(value: Any) -> Any:
     return (value.get("login") or value.get("name")) if isinstance(value, dict) else value
 
 
+def _creator(message: PushMessage, key: str, older_key: str) -> Any:
+    """Return who wrote a comment or attachment: its user under either key, else the creating event's."""
+    login = _login(message.object.get(key) or message.object.get(older_key))
+    if login is None and message.event.action == "create" and message.event.user:
+        return message.event.user.login
+    return login
+
+
 def _flags(flags: Any) -> list[str]:
     """`[{"name": "review", "value": "?"}]` → `["review?"]`: searchable as one keyword each."""
     out = []
@@ -153,17 +161,6 @@ def _push_fields(message: PushMessage) -> dict[str, Any]:
     }
 
 
-def bug_id_of(message: PushMessage) -> int | None:
-    """Return the id of the bug a message is about (its own, or its `bug` object's or `bug_id`)."""
-    obj = message.object
-    if message.target == "bug":
-        return obj.get("id")
-    bug = obj.get("bug")
-    if isinstance(bug, dict) and bug.get("id") is not None:
-        return bug["id"]
-    return obj.get("bug_id")
-
-
 def bug_document(message: PushMessage, private: bool) -> dict[str, Any]:
     """Build a bug's search document: its state at this message, in today's shape, "" indexed as absent.
 
@@ -198,15 +195,12 @@ def bug_document(message: PushMessage, private: bool) -> dict[str, Any]:
 def comment_document(message: PushMessage) -> dict[str, Any]:
     """Build a comment's document: its text and who wrote it (the event's user on `create`)."""
     comment = message.object
-    author = _login(comment.get("creator") or comment.get("author"))
-    if author is None and message.event.action == "create" and message.event.user:
-        author = message.event.user.login
     return {
         "comment_id": comment["id"],
-        "bug_id": bug_id_of(message),
+        "bug_id": message.bug_id,
         "number": comment.get("number"),
         "body": comment.get("body") if comment.get("body") is not None else comment.get("text"),
-        "author": author,
+        "author": _creator(message, "creator", "author"),
         "tags": _list(comment.get("tags")),
         "creation_time": comment.get("creation_time"),
         "is_private": bool(comment.get("is_private")),
@@ -217,16 +211,13 @@ def comment_document(message: PushMessage) -> dict[str, Any]:
 def attachment_document(message: PushMessage) -> dict[str, Any]:
     """Build an attachment's document from its metadata (push messages never carry its contents)."""
     att = message.object
-    creator = _login(att.get("creator") or att.get("attacher"))
-    if creator is None and message.event.action == "create" and message.event.user:
-        creator = message.event.user.login
     return {
         "attachment_id": att["id"],
-        "bug_id": bug_id_of(message),
+        "bug_id": message.bug_id,
         "description": att.get("description") if att.get("description") is not None else att.get("summary"),
         "file_name": att.get("file_name"),
         "content_type": att.get("content_type"),
-        "creator": creator,
+        "creator": _creator(message, "creator", "attacher"),
         "flags": _flags(att.get("flags")),
         "is_obsolete": bool(att.get("is_obsolete")),
         "is_patch": bool(att.get("is_patch")),
@@ -276,7 +267,7 @@ def plan_message(message: PushMessage, names: IndexNames, index_private: bool) -
         kind=kind,
         doc_id=doc_id,
         source=doc,
-        bug_id=bug_id_of(message),
+        bug_id=message.bug_id,
         public=public,
         transition=transition,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from bugzilla_push.model import bug_of
 from bugzilla_push.payload_shape import current_body
 
 EventKind = Literal["create", "change", "comment", "attachment", "attachment_change"]
@@ -49,22 +50,10 @@ def name_of(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def bug_of(body: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the bug a payload is about: the target itself for bug messages, else the target's `bug`."""
-    target = body.get("event", {}).get("target")
-    obj = body.get(target) if isinstance(target, str) else None
-    if not isinstance(obj, dict):
-        return None
-    bug = obj if target == "bug" else obj.get("bug")
-    return bug if isinstance(bug, dict) else None
-
-
 def target_is_private(body: dict[str, Any]) -> bool:
     """BMO's rule: the message is private if its object or the object's bug is private."""
-    target = body["event"]["target"]
-    obj = body[target]
-    bug = obj.get("bug") if target != "bug" else None
-    return flag(obj.get("is_private")) or (isinstance(bug, dict) and flag(bug.get("is_private")))
+    own = body[body["event"]["target"]].get("is_private")
+    return flag(own) or flag((bug_of(body) or {}).get("is_private"))
 
 
 def moved_from(body: dict[str, Any], bug: dict[str, Any]) -> tuple[str | None, str | None] | None:
@@ -145,8 +134,7 @@ def webhook_payload(body: dict[str, Any], webhook_name: str, webhook_id: int | N
     target = event["target"]
     obj = body[target]
     private = target_is_private(body)
-    bug_in = obj if target == "bug" else obj.get("bug")
-    bug_in = bug_in if isinstance(bug_in, dict) else {}
+    bug_in = bug_of(body) or {}
     if private and target != "bug":
         bug: dict[str, Any] = {
             "id": _integer(bug_in.get("id")),
