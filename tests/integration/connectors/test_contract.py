@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from bugzilla_push.config import DeliveryConfig
-from bugzilla_push.connectors.base import ConnectorError
+from bugzilla_push.connectors.base import ConnectorFatal
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import Result
 from bugzilla_push.store import open_store
@@ -175,7 +175,7 @@ def test_a_connector_fatal_error_fails_the_delivery_keeps_everything_and_backs_o
     says = dest.break_for_good()
     ids = enqueue(store, 4, seed=6)
     batch = engine.open_batch("run", [dest.name])
-    with dest.connector() as connector, pytest.raises(ConnectorError) as failure:
+    with dest.connector() as connector, pytest.raises(ConnectorFatal) as failure:
         engine.deliver(batch, connector)
     engine.finalize(batch)
     assert says in str(failure.value)
