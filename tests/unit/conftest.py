@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bugzilla_push.store import open_store
 from tests.fakes import FakeClock
+from tests.support import sqlite_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    """A store with the schema on a fresh SQLite file (the engine needs nothing more)."""
-    with open_store(f"sqlite:///{tmp_path}/bugzilla.db") as s:
-        s.create_schema()
+    with sqlite_store(tmp_path) as s:
         yield s
 
 

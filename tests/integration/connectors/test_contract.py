@@ -18,9 +18,8 @@ from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors.base import ConnectorFatal
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import Result
-from bugzilla_push.store import open_store
 from tests.integration.connectors.contract_cases import cases
-from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle
+from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle, sqlite_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -38,8 +37,7 @@ CHUNK = 3  # messages per send where a test needs several sends in one run
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path}/bugzilla.db") as s:
-        s.create_schema()
+    with sqlite_store(tmp_path) as s:
         yield s
 
 
