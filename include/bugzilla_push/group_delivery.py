@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from bugzilla_push.connectors.base import ConnectorError, redact
+from bugzilla_push.connectors.base import ConnectorConfigError, ConnectorFatal, redact
 from bugzilla_push.engine import Engine
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def deliver_group(
         try:
             with builders[name]() as connector:
                 report = Engine(stores.get(), config).deliver(batch, connector)
-        except ConnectorError as exc:  # config errors, connector-fatal and self-pause
+        except (ConnectorConfigError, ConnectorFatal) as exc:  # connector-fatal includes self-pause
             error = redact(str(exc))
         except Exception as exc:  # one webhook's crash must not end the others'
             stores.discard()
