@@ -109,6 +109,9 @@ def deliver_all(batch: Batch, conn_id: str, config: DeliveryConfig) -> dict[str,
     finally:
         stores.close()
         readers.close()
+    for report in result.reports:
+        quiet = report.state not in ("backing_off", "blocked", "paused")
+        (log.info if quiet else log.warning)("%s", report.summary())
     for name in sorted(wanted - builders.keys()):
         result.failed[name] = "no longer in Bugzilla's webhooks table, or disabled since the batch was opened"
     return {

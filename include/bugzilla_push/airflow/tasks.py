@@ -229,17 +229,6 @@ def _deliver_table_webhooks(batch: Batch, conn_id: str, config: DeliveryConfig) 
         result = table_webhooks.deliver_all(batch, conn_id, config)
     except (ConnectorConfigError, BugzillaUnavailable, BugzillaDbNotConfigured) as exc:
         raise AirflowFailException(f"{TABLE_WEBHOOKS}: {exc}") from None
-    for report in result["webhooks"]:
-        (log.warning if report["state"] in ("backing_off", "blocked", "paused") else log.info)(
-            "%s: %s; sent %d, ignored %d, dead-lettered %d, held %d, backlog %d",
-            report["connector"],
-            report["state"],
-            report["sent"],
-            report["ignored"],
-            report["dead"],
-            report["held"],
-            report["backlog_left"],
-        )
     for name, error in sorted(result["failed"].items()):
         log.error("%s: %s — its messages are kept in its backlog", name, error)
     return result
