@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from bugzilla_push.airflow import metrics
+from bugzilla_push.airflow import metrics, table_webhooks
 from bugzilla_push.airflow.connectors import enabled_connectors, load_connector
 from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook, BugzillaDbNotConfigured
+from bugzilla_push.bugzilla import BugzillaUnavailable
 from bugzilla_push.clock import naive_utc
 from bugzilla_push.config import ConfigError, DeliveryConfig
 from bugzilla_push.connectors import ConnectorConfigError, ConnectorFatal
+from bugzilla_push.connectors.webhook.bugzilla_table import TABLE_WEBHOOKS
 from bugzilla_push.engine import Engine
 from bugzilla_push.reports import DeliveryState
 from bugzilla_push.store import Batch, Store
@@ -89,10 +91,16 @@ def read_pending(params: dict[str, Any], run: RunInfo, conn_id: str) -> list[dic
         enabled = enabled_connectors()
     except ConnectorConfigError as exc:
         raise AirflowFailException(str(exc)) from None
+    if TABLE_WEBHOOKS in enabled:
+        with open_store(conn_id) as store:
+            try:
+                enabled = table_webhooks.expand(enabled, store)
+            except BugzillaUnavailable as exc:
+                raise AirflowFailException(f"{TABLE_WEBHOOKS}: reading the webhooks table: {exc}") from None
     if not enabled:
         log.warning("no connectors are enabled (Variable bugzilla_push_connectors): messages stay in push")
         return []
-    chosen = list(params.get("connectors") or [])
+    chosen = table_webhooks.choose(params.get("connectors") or [], enabled)
     unknown = [c for c in chosen if c not in enabled]
     if unknown:
         raise AirflowFailException(
@@ -109,8 +117,7 @@ def read_pending(params: dict[str, Any], run: RunInfo, conn_id: str) -> list[dic
             )
         except ReplayError as exc:
             raise AirflowFailException(f"replay: {exc}") from None
-    payload = batch.to_xcom()
-    return [{"connector": name, "batch": payload} for name in batch.selected]
+    return table_webhooks.plan(batch.selected, batch.to_xcom())
 
 
 def replay_selector(params: dict[str, Any], run: RunInfo) -> Selector | None:
@@ -138,8 +145,10 @@ def _param_time(params: dict[str, Any], name: str) -> datetime | None:
 
 
 def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, Any]:
-    """Deliver one connector's backlog and its share of the batch."""
+    """Deliver one connector's backlog and its share of the batch (`bugzilla_webhooks`: all of those)."""
     config = delivery_config()
+    if connector == TABLE_WEBHOOKS:
+        return _deliver_table_webhooks(Batch.from_xcom(batch), conn_id, config)
     with open_store(conn_id) as store:
         engine = Engine(store, config)
         try:
@@ -170,6 +179,7 @@ def finalize(
     if not plan:
         log.info("no batch in this run")
         return {}
+    reports = table_webhooks.flatten(reports)
     with open_store(conn_id) as store:
         engine = Engine(store, delivery_config())
         result = engine.finalize(Batch.from_xcom(plan[0]["batch"]), reports)
@@ -180,6 +190,17 @@ def finalize(
             "are kept in their backlog; the other connectors were not affected"
         )
     return result.to_dict()
+
+
+def _deliver_table_webhooks(batch: Batch, conn_id: str, config: DeliveryConfig) -> dict[str, Any]:
+    """Deliver Bugzilla's webhooks concurrently; a failed one fails the run in finalize, not the others."""
+    try:
+        result = table_webhooks.deliver_all(batch, conn_id, config)
+    except (ConnectorConfigError, BugzillaUnavailable, BugzillaDbNotConfigured) as exc:
+        raise AirflowFailException(f"{TABLE_WEBHOOKS}: {exc}") from None
+    for name, error in sorted(result["failed"].items()):
+        log.error("%s: %s — its messages are kept in its backlog", name, error)
+    return result
 
 
 def purge_old_rows(conn_id: str) -> dict[str, Any]:
