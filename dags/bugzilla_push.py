@@ -8,7 +8,8 @@ Each run:
 
 1. **read_pending** fixes this run's rows (the oldest *batch size* ids of `push`), or takes
    over a batch an earlier run did not finish;
-2. **deliver** runs once per connector (the task is named after it): it sends that connector's
+2. **deliver** runs once per connector (the task is named after it; `bugzilla_webhooks` delivers
+   every webhook of Bugzilla's `webhooks` table, concurrently): it sends that connector's
    backlog first, then the batch, and stops at the first transient failure — the rest waits in
    that connector's backlog, with backoff (5ⁿ s, at most 15 min), while the others carry on;
 3. **finalize** keeps in its backlog whatever a failed connector did not reach, deletes the

@@ -95,6 +95,65 @@ SCHEMA: dict[str, list[Column]] = {
         ("isprivate", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
         ("attach_size", "INT4", "NOT NULL DEFAULT 0"),
     ],
+    "products": [
+        ("id", "SMALLSERIAL", "NOT NULL PRIMARY KEY"),
+        ("name", "varchar(64)", "NOT NULL"),
+        ("classification_id", "INT2", "NOT NULL DEFAULT 1"),
+        ("description", "MEDIUMTEXT", "NOT NULL"),
+        ("isactive", "BOOLEAN", "NOT NULL DEFAULT 1"),
+        ("defaultmilestone", "varchar(20)", "NOT NULL DEFAULT '---'"),
+        ("default_version", "varchar(20)", "NOT NULL DEFAULT 'unspecified'"),
+        ("allows_unconfirmed", "BOOLEAN", "NOT NULL DEFAULT TRUE"),
+        ("bug_description_template", "MEDIUMTEXT", ""),
+        ("default_bug_type", "varchar(20)", ""),
+    ],
+    "components": [
+        ("id", "SMALLSERIAL", "NOT NULL PRIMARY KEY"),
+        ("name", "varchar(64)", "NOT NULL"),
+        ("product_id", "INT2", "NOT NULL"),
+        ("initialowner", "INT3", "NOT NULL"),
+        ("initialqacontact", "INT3", ""),
+        ("description", "MEDIUMTEXT", "NOT NULL"),
+        ("isactive", "BOOLEAN", "NOT NULL DEFAULT TRUE"),
+        ("triage_owner_id", "INT3", ""),
+        ("team_name", "varchar(255)", "NOT NULL DEFAULT 'Mozilla'"),
+        ("bug_description_template", "MEDIUMTEXT", ""),
+        ("default_bug_type", "varchar(20)", ""),
+    ],
+    "user_group_map": [
+        ("user_id", "INT3", "NOT NULL"),
+        ("group_id", "INT3", "NOT NULL"),
+        ("isbless", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+        ("grant_type", "INT1", "NOT NULL DEFAULT 0"),
+    ],
+    "group_group_map": [
+        ("member_id", "INT3", "NOT NULL"),
+        ("grantor_id", "INT3", "NOT NULL"),
+        ("grant_type", "INT1", "NOT NULL DEFAULT 0"),
+    ],
+    "group_control_map": [
+        ("group_id", "INT3", "NOT NULL"),
+        ("product_id", "INT2", "NOT NULL"),
+        ("entry", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+        ("membercontrol", "INT1", "NOT NULL DEFAULT 0"),
+        ("othercontrol", "INT1", "NOT NULL DEFAULT 0"),
+        ("canedit", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+        ("editcomponents", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+        ("editbugs", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+        ("canconfirm", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+    ],
+    # extensions/Webhooks/Extension.pm db_schema_abstract_schema
+    "webhooks": [
+        ("id", "INTSERIAL", "NOT NULL PRIMARY KEY"),
+        ("user_id", "INT3", "NOT NULL"),
+        ("name", "varchar(64)", "NOT NULL"),
+        ("url", "varchar(255)", "NOT NULL"),
+        ("event", "varchar(64)", "NOT NULL"),
+        ("product_id", "INT2", ""),
+        ("component_id", "INT2", ""),
+        ("api_key_header", "varchar(64)", ""),
+        ("api_key_value", "varchar(64)", ""),
+    ],
 }
 INDEXES = [  # the unique ones, and those the reads use
     "CREATE UNIQUE INDEX profiles_login_name_idx ON profiles (login_name)",
@@ -102,15 +161,25 @@ INDEXES = [  # the unique ones, and those the reads use
     "CREATE UNIQUE INDEX bug_group_map_bug_id_idx ON bug_group_map (bug_id, group_id)",
     "CREATE UNIQUE INDEX cc_bug_id_idx ON cc (bug_id, who)",
     "CREATE INDEX attachments_bug_id_idx ON attachments (bug_id)",
+    "CREATE UNIQUE INDEX products_name_idx ON products (name)",
+    "CREATE UNIQUE INDEX components_product_id_idx ON components (product_id, name)",
+    "CREATE UNIQUE INDEX user_group_map_user_id_idx ON user_group_map "
+    "(user_id, group_id, grant_type, isbless)",
+    "CREATE UNIQUE INDEX group_group_map_member_id_idx ON group_group_map "
+    "(member_id, grantor_id, grant_type)",
+    "CREATE UNIQUE INDEX group_control_map_product_id_idx ON group_control_map (product_id, group_id)",
+    "CREATE UNIQUE INDEX webhooks_userid_name_idx ON webhooks (user_id, name)",
 ]
 MYSQL_TYPES = {  # Bugzilla/DB/Schema/Mysql.pm db_specific
     "BOOLEAN": "tinyint", "INT1": "tinyint", "INT2": "smallint", "INT3": "mediumint", "INT4": "integer",
     "MEDIUMSERIAL": "mediumint auto_increment", "BIGSERIAL": "bigint(20) auto_increment",
+    "SMALLSERIAL": "smallint auto_increment", "INTSERIAL": "integer auto_increment",
     "TINYTEXT": "tinytext", "MEDIUMTEXT": "mediumtext", "DATETIME": "timestamp",
 }  # fmt: skip
 SQLITE_TYPES = {  # Bugzilla/DB/Schema/Sqlite.pm db_specific, SERIAL primary keys as it renders them
     "BOOLEAN": "integer", "INT1": "integer", "INT2": "integer", "INT3": "integer", "INT4": "integer",
-    "MEDIUMSERIAL": "integer", "BIGSERIAL": "integer", "TINYTEXT": "text", "MEDIUMTEXT": "text",
+    "MEDIUMSERIAL": "integer", "BIGSERIAL": "integer", "SMALLSERIAL": "integer", "INTSERIAL": "integer",
+    "TINYTEXT": "text", "MEDIUMTEXT": "text",
     "DATETIME": "DATETIME",
 }  # fmt: skip
 MYSQL_TABLE_OPTIONS = (
@@ -180,6 +249,60 @@ class BugzillaTables:
     def add_group(self, name: str) -> int:
         row = {"name": name, "description": f"{name} group", "isbuggroup": 1}
         return self._insert(self.groups_table, row)
+
+    def add_product(self, name: str, components: tuple[str, ...] = ("General",), owner: int = 1) -> int:
+        product = self._insert("products", {"name": name, "description": name})
+        for component in components:
+            row = {"name": component, "product_id": product, "initialowner": owner, "description": component}
+            self._insert("components", row)
+        return product
+
+    def component_id(self, product: str, component: str) -> int:
+        return int(
+            self.store.query(
+                "SELECT c.id FROM components c JOIN products p ON p.id = c.product_id "
+                "WHERE p.name = %(p)s AND c.name = %(c)s",
+                {"p": product, "c": component},
+            )[0][0]
+        )
+
+    def add_member(self, user: int, group: int) -> None:
+        """Make the user a member of the group (`user_group_map`, a direct grant)."""
+        self._run(
+            "INSERT INTO user_group_map (user_id, group_id) VALUES (%(u)s, %(g)s)", {"u": user, "g": group}
+        )
+
+    def add_group_member(self, member: int, grantor: int) -> None:
+        """Make every member of group `member` a member of group `grantor` (`group_group_map`)."""
+        self._run(
+            "INSERT INTO group_group_map (member_id, grantor_id) VALUES (%(m)s, %(g)s)",
+            {"m": member, "g": grantor},
+        )
+
+    def make_mandatory(self, product: int, group: int) -> None:
+        """Put every bug of the product in the group (Mandatory/Mandatory in `group_control_map`)."""
+        row = {"group_id": group, "product_id": product, "membercontrol": 3, "othercontrol": 3}
+        self._insert("group_control_map", row)
+
+    def add_webhook(
+        self, user: int, name: str, url: str, event: str = "create,change,comment,attachment",
+        product: int | None = None, component: int | None = None, api_key_header: str | None = None,
+        api_key_value: str | None = None,
+    ) -> int:  # fmt: skip
+        """A webhook as Bugzilla's Webhooks UI creates it (`extensions/Webhooks/Extension.pm`)."""
+        row = {
+            "user_id": user, "name": name, "url": url, "event": event, "product_id": product,
+            "component_id": component, "api_key_header": api_key_header, "api_key_value": api_key_value,
+        }  # fmt: skip
+        return self._insert("webhooks", row)
+
+    def set_push_option(self, connector: str, name: str, value: str) -> None:
+        """Set a `push_options` row as Bugzilla's Push config pages do (`extensions/Push/lib/Option.pm`)."""
+        self._run(
+            "DELETE FROM push_options WHERE connector = %(c)s AND option_name = %(n)s",
+            {"c": connector, "n": name},
+        )
+        self._insert("push_options", {"connector": connector, "option_name": name, "option_value": value})
 
     def add_bug(self, reporter: int, assigned_to: int, qa_contact: int | None = None) -> int:
         row = {

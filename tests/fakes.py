@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Self
 
-from bugzilla_push.connectors.base import OK, ConnectionInfo, Connector, ConnectorFatal, Outcome
+from bugzilla_push.connectors.base import ConnectionInfo, Connector, ConnectorFatal, NoOptions, Outcome
 from bugzilla_push.model import PushMessage, Result
 
 Script = Callable[[PushMessage, int], Outcome]
@@ -57,7 +57,7 @@ class ScriptedConnector(Connector):
         self.sending = threading.Event()
 
     @classmethod
-    def from_connection(cls, info: ConnectionInfo) -> Self:
+    def from_options(cls, info: ConnectionInfo, options: NoOptions) -> Self:
         return cls(info.conn_id)
 
     def should_send(self, message: PushMessage) -> bool:
@@ -77,7 +77,7 @@ class ScriptedConnector(Connector):
         outcomes: list[Outcome] = []
         for message in batch:
             self.attempts[message.id] += 1
-            outcome = self.script(message, self.attempts[message.id]) if self.script else OK
+            outcome = self.script(message, self.attempts[message.id]) if self.script else Outcome.sent()
             outcomes.append(outcome)
             if outcome.result == Result.OK:
                 self.received.append(message.id)
@@ -93,7 +93,7 @@ def always(result: Result, detail: str = "scripted") -> Script:
 def fail_at(push_id: int, result: Result, times: int = 1) -> Script:
     """Fail message `push_id` with `result` on its first `times` attempts; everything else OK."""
     return lambda m, attempt: (
-        Outcome(result, f"scripted {result.name}") if m.id == push_id and attempt <= times else OK
+        Outcome(result, f"scripted {result.name}") if m.id == push_id and attempt <= times else Outcome.sent()
     )
 
 
@@ -109,7 +109,9 @@ def fatal_after(count: int) -> Callable[[Sequence[PushMessage]], None]:
         room = count - answered[0]
         if room < len(batch):
             answered[0] = count
-            raise ConnectorFatal("scripted: access refused to exchange", outcomes=[OK] * max(room, 0))
+            raise ConnectorFatal(
+                "scripted: access refused to exchange", outcomes=[Outcome.sent()] * max(room, 0)
+            )
         answered[0] += len(batch)
 
     return hook

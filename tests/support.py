@@ -6,20 +6,31 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.cli import parse_enqueue_input
 from bugzilla_push.samples import BugzillaSimulator
+from bugzilla_push.store import open_store
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.engine import Engine
     from bugzilla_push.reports import DeliveryReport, FinalizeReport
     from bugzilla_push.store import Store
+    from tests.fakes import FakeClock
+
+
+@contextmanager
+def sqlite_store(directory: Path) -> Iterator[Store]:
+    """A store with the schema on a fresh SQLite file in `directory` (the engine needs nothing more)."""
+    with open_store(f"sqlite:///{directory}/bugzilla.db") as store:
+        store.create_schema()
+        yield store
 
 
 def enqueue_samples(
@@ -69,6 +80,19 @@ def run_cycle(
     batch = engine.open_batch(owner, [c.name for c in connectors], selected)
     reports = {c.name: engine.deliver(batch, c) for c in connectors if c.name in batch.selected}
     return reports, engine.finalize(batch)
+
+
+def deliver_after_backoff(store: Store, clock: FakeClock, connector: Connector) -> DeliveryReport:
+    """One run for one connector once its backoff is over; the batch is finalized whatever happens."""
+    from bugzilla_push.engine import Engine
+
+    clock.now = max(clock.now, store.backoff(connector.name).next_attempt_ts or clock.now)
+    engine = Engine(store, clock=clock)
+    batch = engine.open_batch("test-run", [connector.name])
+    try:
+        return engine.deliver(batch, connector)
+    finally:
+        engine.finalize(batch)
 
 
 def log_rows(store: Store, connector: str) -> list[tuple[int, int]]:

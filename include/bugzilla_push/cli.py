@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bugzilla_push.clock import utcnow
+from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import (
     CHANGE_SET_MAX,
     CONNECTOR_NAME_RULE,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 NAGIOS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 
 
-class InputError(ValueError):
+class InputError(BugzillaPushError, ValueError):
     """Bad `enqueue` input; the message names the line."""
 
 

@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bugzilla_push.errors import BugzillaPushError
 
-class ConfigError(ValueError):
+
+class ConfigError(BugzillaPushError, ValueError):
     """A setting is unknown, out of range or of the wrong kind; the message names it."""
 
 

@@ -6,8 +6,12 @@ One run is three steps, each a task in the DAG:
 2. :meth:`Engine.deliver`, once per connector, under that connector's lock: backlog first
    (respecting backoff), then the batch's rows in push-id order, committing progress every chunk;
    at the first transient failure the rest of the batch goes into the connector's backlog;
-3. :meth:`Engine.finalize` puts whatever a failed connector did not reach into its backlog, then
-   deletes the batch's rows from `push`.
+3. :meth:`Engine.finalize` puts whatever a failed connector did not reach into its backlog,
+   deletes the batch's rows from `push`, and says which connectors failed the run.
+
+Connectors only send and classify (:class:`~bugzilla_push.connectors.base.Outcome`); the policy is
+here: backlog, backoff, dead letters, stopping a connector-fatal connector, and self-pause
+(:mod:`bugzilla_push.self_pause`).
 """
 
 from __future__ import annotations
@@ -15,57 +19,32 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bugzilla_push.attempts import Attempt, offer
 from bugzilla_push.backoff import Backoff, next_backoff
 from bugzilla_push.clock import utcnow
 from bugzilla_push.config import DeliveryConfig
-from bugzilla_push.connectors.base import ConnectorFatal, ConnectorPaused, Outcome, redact
-from bugzilla_push.model import InvalidMessage, Result, bug_id_of_row, parse_message
-from bugzilla_push.reports import DeliveryReport, FinalizeReport
-from bugzilla_push.store.records import (
-    PROGRESS_DELIVERING,
-    PROGRESS_DONE,
-    PROGRESS_HELD,
-    Commit,
-    Counts,
-    LogEntry,
-)
+from bugzilla_push.connectors.base import ConnectorFatal, redact
+from bugzilla_push.finalize import close_batch, judge_run
+from bugzilla_push.model import Result, bug_id_of_row
+from bugzilla_push.reports import DeliveryReport, DeliveryState, FinalizeReport
+from bugzilla_push.self_pause import SELF, ConnectorPaused, FailureStreak
+from bugzilla_push.store import Batch
+from bugzilla_push.store.records import Commit, Counts, LogEntry, RunState
 from bugzilla_push.store.replays import Replays
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.model import PushRow
-    from bugzilla_push.store import Batch, Store
+    from bugzilla_push.store import Store
     from bugzilla_push.store.records import ConnectorState
+    from bugzilla_push.store.replays import Selector
 
 log = logging.getLogger(__name__)
-
-SELF = "bugzilla-push"  # the actor recorded when a connector pauses itself
-
-# Outcomes after which nothing more is sent: the message and all after it wait in the backlog.
-RETRY_LATER = frozenset({Result.TRANSIENT, Result.UNKNOWN, Result.BLOCKED})
-
-
-def connector_lock(name: str) -> str:
-    return f"connector:{name}"
-
-
-@dataclass
-class _Attempt:
-    """The outcome of offering some rows to a connector: what to log, and where it stopped."""
-
-    logs: list[LogEntry] = field(default_factory=list)
-    dead: list[tuple[PushRow, str]] = field(default_factory=list)
-    done_ids: list[int] = field(default_factory=list)
-    counts: Counts = Counts()
-    stopped_at: PushRow | None = None
-    stop_reason: str | None = None
-    fatal: ConnectorFatal | None = None  # set: the connector must stop; rows from stopped_at wait
 
 
 class Engine:
@@ -109,6 +88,29 @@ class Engine:
         )
         return batch
 
+    def open_run(
+        self,
+        owner: str,
+        connectors: Sequence[str],
+        selected: Sequence[str] | None = None,
+        replay: Selector | None = None,
+        requested_by: str | None = None,
+        backfill: bool = False,
+    ) -> Batch:
+        """Start a run: record the replay it asks for, then fix its rows (see :meth:`open_batch`).
+
+        A backfill run takes no rows from `push`: its connectors work their backlogs and the replay
+        of its data interval only. Raises :class:`~bugzilla_push.store.replays.ReplayError` for a
+        replay that cannot be made.
+        """
+        chosen = list(selected or connectors)
+        if replay is not None:
+            replay_id = Replays(self.store).create(self.clock(), requested_by or owner, chosen, replay)
+            log.info("replay #%d of %s to %s", replay_id, replay.describe(), ", ".join(chosen))
+        if backfill:
+            return Batch.empty(connectors, chosen, owner, self.clock())
+        return self.open_batch(owner, connectors, chosen)
+
     # -- step 2 -------------------------------------------------------------------------------
 
     def deliver(self, batch: Batch, connector: Connector) -> DeliveryReport:
@@ -117,7 +119,7 @@ class Engine:
         report = DeliveryReport(name, batch.id, first_id=batch.ranges.first, last_id=batch.ranges.last)
         started = time.monotonic()
         try:
-            with self.store.lock(connector_lock(name), self.config.lock_timeout):
+            with self.store.connector_lock(name, self.config.lock_timeout):
                 self._deliver_locked(batch, connector, report)
         finally:
             report.seconds = time.monotonic() - started
@@ -145,34 +147,34 @@ class Engine:
         after: int | None = None  # where this connector resumes in the batch; None: no batch rows to deliver
         if not batch.is_empty:
             if not self.store.batch_is_open(batch.id):
-                report.state = "batch_closed"  # another run finished this batch already
+                report.state = DeliveryState.BATCH_CLOSED  # another run finished this batch already
                 return
             progress = self.store.progress(batch.id, name)
             if progress.finished:
-                report.state = "already_done"
+                report.state = DeliveryState.ALREADY_DONE
                 return
             after = progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
         state = self.store.connector_state(name)
         if state is not None and state.paused:
-            report.state, report.error = "paused", state.reason
+            report.state, report.error = DeliveryState.PAUSED, state.reason
             if after is not None:
                 self._hold(batch, name, after, report, blocked=_paused_because(state))
             return
         backoff = self.store.backoff(name)
-        connector.observe_backoff(backoff.attempts)
+        streak = FailureStreak(connector.pause_after, backoff.attempts)
         try:
-            blocked, backoff = self._drain_backlog(connector, backoff, report)
+            blocked, backoff = self._drain_backlog(connector, backoff, report, streak)
             if after is not None and blocked:
                 self._hold(batch, name, after, report)
             elif after is not None:
-                self._send_batch(batch, connector, after, backoff, report)
-            if not blocked and report.state != "backing_off":
-                self._replay(connector, report)  # live messages first; replays in slices after them
+                self._send_batch(batch, connector, after, backoff, report, streak)
+            if not blocked and report.state != DeliveryState.BACKING_OFF:
+                self._replay(connector, report, streak)  # live messages first; replays in slices after them
         except ConnectorFatal as exc:
             self._stop(batch, name, after, report, redact(str(exc)))
             if isinstance(exc, ConnectorPaused):
                 self.store.set_paused(name, True, SELF, self.clock(), reason=report.error)
-                report.state = "paused"
+                report.state = DeliveryState.PAUSED
             raise
 
     def _stop(self, batch: Batch, name: str, after: int | None, report: DeliveryReport, error: str) -> None:
@@ -181,7 +183,7 @@ class Engine:
         Backing off means an operator's fix is picked up on a later run without hammering a broken
         destination every minute. The first waiting message gets a TRANSIENT log row with the error.
         """
-        report.state, report.error = "failed", error
+        report.state, report.error = DeliveryState.FAILED, error
         now = self.clock()
         commit = Commit(
             name, now, error=error, backoff=next_backoff(self.store.backoff(name), now, self.config, self.rng)
@@ -193,7 +195,7 @@ class Engine:
                 resume = done.through_id if done.through_id is not None else after
                 commit.hold = batch.ranges.after(resume)
                 commit.counts = Counts(held=len(commit.hold))
-                commit.progress = (batch.id, batch.ranges.last, PROGRESS_HELD)
+                commit.progress = (batch.id, batch.ranges.last, RunState.HELD)
                 head = head or self.store.batch_rows(batch, resume, 1)
         if head:
             commit.failed = (head[0].id, error)
@@ -203,7 +205,16 @@ class Engine:
     def _chunk(self, connector: Connector) -> int:
         return connector.chunk_size or self.config.chunk_size
 
-    def _replay(self, connector: Connector, report: DeliveryReport) -> None:
+    def _offer(self, connector: Connector, rows: Sequence[PushRow], streak: FailureStreak) -> Attempt:
+        return offer(
+            connector,
+            rows,
+            streak,
+            self.config.max_payload_bytes,
+            lambda: self.store.backlog_error(connector.name),
+        )
+
+    def _replay(self, connector: Connector, report: DeliveryReport, streak: FailureStreak) -> None:
         """Send a slice of the connector's replays: archived messages, in their original order.
 
         A replayed message that fails is only logged (it was delivered or dead-lettered the first
@@ -221,7 +232,7 @@ class Engine:
                     break
                 budget -= len(rows)
                 wanted = [r for r in rows if _about_bugs(r, job.selector.bug_ids)]
-                attempt = self._attempt(connector, wanted) if wanted else _Attempt()
+                attempt = self._offer(connector, wanted, streak) if wanted else Attempt()
                 stop = attempt.stopped_at
                 through = rows[-1].id if stop is None else _before(rows, stop, after)
                 replays.record(
@@ -243,18 +254,18 @@ class Engine:
                 return
 
     def _drain_backlog(
-        self, connector: Connector, backoff: Backoff, report: DeliveryReport
+        self, connector: Connector, backoff: Backoff, report: DeliveryReport, streak: FailureStreak
     ) -> tuple[bool, Backoff]:
         """Send the backlog oldest first. Return (still blocked, backoff state)."""
         name = connector.name
         if not self.store.backlog_rows(name, 1):
             return False, backoff
         if backoff.active(self.clock()):
-            report.state = "backing_off"
+            report.state = DeliveryState.BACKING_OFF
             report.next_attempt_ts = backoff.next_attempt_ts.isoformat() if backoff.next_attempt_ts else None
             return True, backoff
         while rows := self.store.backlog_rows(name, self._chunk(connector)):
-            attempt = self._attempt(connector, rows)
+            attempt = self._offer(connector, rows, streak)
             commit = Commit(
                 name,
                 self.clock(),
@@ -277,18 +288,24 @@ class Engine:
         return False, backoff
 
     def _send_batch(
-        self, batch: Batch, connector: Connector, after: int, backoff: Backoff, report: DeliveryReport
+        self,
+        batch: Batch,
+        connector: Connector,
+        after: int,
+        backoff: Backoff,
+        report: DeliveryReport,
+        streak: FailureStreak,
     ) -> None:
         name = connector.name
         while rows := self.store.batch_rows(batch, after, self._chunk(connector)):
-            attempt = self._attempt(connector, rows)
+            attempt = self._offer(connector, rows, streak)
             commit = Commit(name, self.clock(), logs=attempt.logs, dead=attempt.dead, counts=attempt.counts)
             if attempt.fatal is not None:
                 accounted = (
                     [r.id for r in rows[: rows.index(attempt.stopped_at)]] if attempt.stopped_at else []
                 )
                 if accounted:  # what the destination answered before the error
-                    commit.progress = (batch.id, accounted[-1], PROGRESS_DELIVERING)
+                    commit.progress = (batch.id, accounted[-1], RunState.DELIVERING)
                     self._record(commit, report)
                 raise attempt.fatal
             if attempt.stopped_at is not None:
@@ -296,17 +313,17 @@ class Engine:
                 commit.hold = batch.ranges.after(failed.id - 1)
                 commit.failed = (failed.id, attempt.stop_reason or "transient failure")
                 commit.backoff = next_backoff(backoff, commit.now, self.config, self.rng)
-                commit.progress = (batch.id, batch.ranges.last, PROGRESS_DONE)
+                commit.progress = (batch.id, batch.ranges.last, RunState.DONE)
                 commit.counts = commit.counts + Counts(held=len(commit.hold))
                 self._record(commit, report, blocked_by=commit.backoff)
                 return
             if backoff.attempts:
                 commit.backoff = backoff = Backoff()
             after = rows[-1].id
-            commit.progress = (batch.id, after, PROGRESS_DELIVERING)
+            commit.progress = (batch.id, after, RunState.DELIVERING)
             self._record(commit, report)
         self._record(
-            Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, PROGRESS_DONE)), report
+            Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, RunState.DONE)), report
         )
 
     def _hold(
@@ -323,10 +340,10 @@ class Engine:
             hold=hold,
             blocked=blocked,
             counts=Counts(held=len(hold)),
-            progress=(batch.id, batch.ranges.last, PROGRESS_DONE),
+            progress=(batch.id, batch.ranges.last, RunState.DONE),
         )
-        if report.state == "done":
-            report.state = "blocked"
+        if report.state == DeliveryState.DONE:
+            report.state = DeliveryState.BLOCKED
         self._record(commit, report)
 
     def _record(
@@ -339,128 +356,27 @@ class Engine:
         self.store.record(commit)
         report.add(commit.counts, from_backlog)
         if blocked_by is not None:
-            report.state = "backing_off"
+            report.state = DeliveryState.BACKING_OFF
             report.transient += 1
             report.error = commit.failed[1] if commit.failed else None
             ts = blocked_by.next_attempt_ts
             report.next_attempt_ts = ts.isoformat() if ts else None
 
-    def _attempt(self, connector: Connector, rows: Sequence[PushRow]) -> _Attempt:
-        """Validate, filter and send `rows` (in order) and classify what happened to each."""
-        outcomes: list[Outcome | None] = [None] * len(rows)
-        to_send = []
-        for i, row in enumerate(rows):
-            try:
-                message = parse_message(row, self.config.max_payload_bytes)
-            except InvalidMessage as exc:
-                outcomes[i] = Outcome(Result.ERROR, f"invalid message: {exc}")
-                continue
-            if connector.should_send(message):
-                to_send.append((i, message))
-            else:
-                outcomes[i] = Outcome(Result.IGNORED)
-        fatal = None
-        if to_send:
-            try:
-                answers = self._send(connector, [m for _, m in to_send])
-            except ConnectorFatal as exc:
-                fatal, answers = exc, exc.outcomes
-            for (i, _), outcome in zip(to_send, answers, strict=False):
-                outcomes[i] = outcome
-        attempt = self._classify(rows, outcomes, quiet_stop=fatal is not None)
-        attempt.fatal = fatal
-        return attempt
-
-    def _send(self, connector: Connector, messages: list[Any]) -> list[Outcome]:
-        try:
-            outcomes = connector.send(messages)
-        except ConnectorFatal:
-            raise
-        except Exception as exc:  # noqa: BLE001 - BMO's rule: an exception is a transient failure
-            log.warning("%s raised %s; treating it as transient", connector.name, type(exc).__name__)
-            return [Outcome(Result.TRANSIENT, redact(f"{type(exc).__name__}: {exc}"))]
-        if len(outcomes) > len(messages):
-            raise RuntimeError(
-                f"{connector.name} returned {len(outcomes)} outcomes for {len(messages)} messages"
-            )
-        if len(outcomes) < len(messages) and (not outcomes or outcomes[-1].result not in RETRY_LATER):
-            # The contract says a short answer ends with a transient outcome; anything else is a
-            # connector bug, and the safe reading of it is "not sent yet".
-            outcomes = [*outcomes, Outcome(Result.UNKNOWN, "connector returned no outcome")]
-        return outcomes
-
-    def _classify(
-        self, rows: Sequence[PushRow], outcomes: list[Outcome | None], quiet_stop: bool = False
-    ) -> _Attempt:
-        """Account for rows in order up to the first that must wait (logged unless `quiet_stop`)."""
-        attempt = _Attempt()
-        sent_n = ignored = dead = 0
-        logs, done, dead_letters = attempt.logs, attempt.done_ids, attempt.dead
-        ok, skipped = Result.OK, Result.IGNORED  # identity tests: an IntEnum hashes in Python, slowly
-        for row, outcome in zip(rows, outcomes, strict=True):
-            result = outcome.result if outcome is not None else None
-            if result is ok:
-                sent_n += 1
-            elif result is skipped:
-                ignored += 1
-            elif result is Result.ERROR:
-                dead += 1
-                dead_letters.append((row, outcome.detail or "permanent error"))
-            else:
-                # TRANSIENT, UNKNOWN, BLOCKED or no answer: it and everything after it wait.
-                outcome = outcome or Outcome(Result.UNKNOWN, "connector returned no outcome")
-                if not quiet_stop:
-                    logs.append(LogEntry(row, outcome.result, outcome.detail))
-                attempt.stopped_at, attempt.stop_reason = row, outcome.detail or outcome.result.name.lower()
-                break
-            logs.append(LogEntry(row, result, outcome.detail))
-            done.append(row.id)
-        attempt.counts = Counts(sent=sent_n, ignored=ignored, dead=dead)
-        return attempt
-
     # -- step 3 -------------------------------------------------------------------------------
 
-    def finalize(self, batch: Batch) -> FinalizeReport:
-        """Account for every connector, then delete the batch's rows from `push`."""
-        report = FinalizeReport(batch.id)
-        if batch.is_empty:
-            self.store.record_queue_stats(self.clock())
-            return report
-        if not self.store.batch_is_open(batch.id):
-            report.already_closed = True
-            return report
-        for name in batch.connectors:
-            if self.store.progress(batch.id, name).finished:
-                continue
-            with self.store.lock(connector_lock(name), self.config.lock_timeout):
-                progress = self.store.progress(batch.id, name)
-                if progress.finished:
-                    continue
-                after = (
-                    progress.through_id if progress.through_id is not None else (batch.ranges.first or 1) - 1
-                )
-                hold = batch.ranges.after(after)
-                reason = (
-                    "not in this run's connectors"
-                    if name not in batch.selected
-                    else "delivery did not finish"
-                )
-                self.store.record(
-                    Commit(
-                        name,
-                        self.clock(),
-                        hold=hold,
-                        counts=Counts(held=len(hold)),
-                        progress=(batch.id, batch.ranges.last, PROGRESS_HELD),
-                        error=reason,
-                    )
-                )
-                report.held[name] = len(hold)
-                if hold:
-                    log.warning("%s: %s; %s rows kept in its backlog", name, reason, f"{len(hold):,}")
-        report.deleted = self.store.close_batch(batch, self.clock(), archive=self.config.archive_days > 0)
-        self.store.record_queue_stats(self.clock())
-        log.info("batch %d closed: %s rows delivered and removed from push", batch.id, f"{report.deleted:,}")
+    def finalize(
+        self, batch: Batch, reports: Sequence[Mapping[str, Any] | None] | None = None
+    ) -> FinalizeReport:
+        """Account for every connector, delete the batch's rows from `push`, and judge the run.
+
+        `reports` are what the run's deliveries returned (:meth:`DeliveryReport.to_dict`; None for
+        one that raised or was skipped). A selected connector without one failed the run
+        (:attr:`FinalizeReport.failed`), unless it was paused before the run started: skipped on
+        purpose. One the engine paused during the run did fail. Without `reports` nothing is judged.
+        """
+        report = close_batch(self.store, batch, self.clock, self.config)
+        if reports is not None:
+            judge_run(self.store, batch, reports, report)
         return report
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import msgspec
 
+from bugzilla_push.errors import BugzillaPushError
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -224,7 +226,7 @@ def bug_id_of_row(row: PushRow) -> int | None:
         return None
 
 
-class InvalidMessage(ValueError):
+class InvalidMessage(BugzillaPushError, ValueError):
     """A row that can never be delivered; the message says why (stored as the dead letter's reason)."""
 
 

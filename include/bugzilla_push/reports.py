@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bugzilla_push.store.records import Counts
+
+
+class DeliveryState(StrEnum):
+    """How one `deliver` of one connector ended; the values are in XCom, `push_stats` and the console."""
+
+    DONE = "done"  # everything it was offered is accounted for
+    BACKING_OFF = "backing_off"  # a transient failure, or still backing off: the rest waits in the backlog
+    BLOCKED = "blocked"  # this run's messages were queued behind the backlog, unsent
+    PAUSED = "paused"  # paused (by an operator, or by the engine after failures in a row): nothing sent
+    ALREADY_DONE = "already_done"  # an earlier try of the task delivered this connector's share
+    BATCH_CLOSED = "batch_closed"  # another run finished the batch already
+    FAILED = "failed"  # connector-fatal: an operator must act; its messages wait in its backlog
+
+    @property
+    def needs_attention(self) -> bool:
+        """Whether the delivery left messages waiting (logged as a warning)."""
+        return self in (DeliveryState.BACKING_OFF, DeliveryState.BLOCKED)
 
 
 @dataclass
@@ -15,7 +33,7 @@ class DeliveryReport:
 
     connector: str
     batch_id: int
-    state: str = "done"  # done | backing_off | blocked | paused | already_done | batch_closed | failed
+    state: DeliveryState = DeliveryState.DONE
     sent: int = 0
     ignored: int = 0
     dead: int = 0
@@ -57,17 +75,23 @@ class DeliveryReport:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "state": str(self.state)}  # a plain string in XCom
 
 
 @dataclass
 class FinalizeReport:
-    """What `finalize` did: rows deleted, and rows it held for connectors that did not finish."""
+    """What `finalize` did: rows deleted, and rows it held for connectors that did not finish.
+
+    :param failed: selected connectors whose delivery did not finish (the run fails)
+    :param paused: selected connectors an operator had paused (skipped on purpose)
+    """
 
     batch_id: int
     deleted: int = 0
     held: dict[str, int] = field(default_factory=dict)
     already_closed: bool = False
+    failed: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

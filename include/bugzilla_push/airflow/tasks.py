@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from bugzilla_push.airflow import metrics
+from bugzilla_push.airflow import metrics, table_webhooks
 from bugzilla_push.airflow.connectors import enabled_connectors, load_connector
 from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook, BugzillaDbNotConfigured
+from bugzilla_push.bugzilla import BugzillaUnavailable
 from bugzilla_push.clock import naive_utc
 from bugzilla_push.config import ConfigError, DeliveryConfig
 from bugzilla_push.connectors import ConnectorConfigError, ConnectorFatal
-from bugzilla_push.engine import SELF, Engine
+from bugzilla_push.connectors.webhook.bugzilla_table import TABLE_WEBHOOKS
+from bugzilla_push.engine import Engine
+from bugzilla_push.reports import DeliveryState
 from bugzilla_push.store import Batch, Store
-from bugzilla_push.store.replays import ReplayError, Replays, Selector
+from bugzilla_push.store.replays import ReplayError, Selector
 from bugzilla_push.store.retention import log_retention_days, purge
 
 if TYPE_CHECKING:
@@ -88,10 +91,16 @@ def read_pending(params: dict[str, Any], run: RunInfo, conn_id: str) -> list[dic
         enabled = enabled_connectors()
     except ConnectorConfigError as exc:
         raise AirflowFailException(str(exc)) from None
+    if TABLE_WEBHOOKS in enabled:
+        with open_store(conn_id) as store:
+            try:
+                enabled = table_webhooks.expand(enabled, store)
+            except BugzillaUnavailable as exc:
+                raise AirflowFailException(f"{TABLE_WEBHOOKS}: reading the webhooks table: {exc}") from None
     if not enabled:
         log.warning("no connectors are enabled (Variable bugzilla_push_connectors): messages stay in push")
         return []
-    chosen = list(params.get("connectors") or [])
+    chosen = table_webhooks.choose(params.get("connectors") or [], enabled)
     unknown = [c for c in chosen if c not in enabled]
     if unknown:
         raise AirflowFailException(
@@ -100,21 +109,15 @@ def read_pending(params: dict[str, Any], run: RunInfo, conn_id: str) -> list[dic
         )
     config = delivery_config(batch_size=params.get("batch_size"))
     selector = replay_selector(params, run)
+    actor = f"{run.user or 'airflow'} ({run.run_type} run {run.run_id})"
     with open_store(conn_id) as store:
-        engine = Engine(store, config)
-        if selector is not None:
-            actor = f"{run.user or 'airflow'} ({run.run_type} run {run.run_id})"
-            try:
-                replay_id = Replays(store).create(engine.clock(), actor, chosen or enabled, selector)
-            except ReplayError as exc:
-                raise AirflowFailException(f"replay: {exc}") from None
-            log.info("replay #%d of %s to %s", replay_id, selector.describe(), ", ".join(chosen or enabled))
-        if run.run_type == "backfill":
-            batch = Batch.empty(enabled, chosen or enabled, run.run_id, engine.clock())
-        else:
-            batch = engine.open_batch(run.run_id, enabled, chosen or enabled)
-    payload = batch.to_xcom()
-    return [{"connector": name, "batch": payload} for name in batch.selected]
+        try:
+            batch = Engine(store, config).open_run(
+                run.run_id, enabled, chosen, selector, actor, backfill=run.run_type == "backfill"
+            )
+        except ReplayError as exc:
+            raise AirflowFailException(f"replay: {exc}") from None
+    return table_webhooks.plan(batch.selected, batch.to_xcom())
 
 
 def replay_selector(params: dict[str, Any], run: RunInfo) -> Selector | None:
@@ -142,8 +145,10 @@ def _param_time(params: dict[str, Any], name: str) -> datetime | None:
 
 
 def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, Any]:
-    """Deliver one connector's backlog and its share of the batch."""
+    """Deliver one connector's backlog and its share of the batch (`bugzilla_webhooks`: all of those)."""
     config = delivery_config()
+    if connector == TABLE_WEBHOOKS:
+        return _deliver_table_webhooks(Batch.from_xcom(batch), conn_id, config)
     with open_store(conn_id) as store:
         engine = Engine(store, config)
         try:
@@ -158,12 +163,12 @@ def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, An
         _metrics(
             lambda: metrics.emit_delivery(report.to_dict(), store.backlog_oldest(connector), engine.clock())
         )
-    if report.state == "paused":
+    if report.state == DeliveryState.PAUSED:
         log.warning("%s", report.summary())
         raise AirflowSkipException(
             f"{connector} is paused ({report.error}); its messages wait in its backlog"
         )
-    (log.warning if report.state in ("backing_off", "blocked") else log.info)("%s", report.summary())
+    (log.warning if report.state.needs_attention else log.info)("%s", report.summary())
     return report.to_dict()
 
 
@@ -174,43 +179,28 @@ def finalize(
     if not plan:
         log.info("no batch in this run")
         return {}
-    batch = Batch.from_xcom(plan[0]["batch"])
+    reports = table_webhooks.flatten(reports)
     with open_store(conn_id) as store:
         engine = Engine(store, delivery_config())
-        result = engine.finalize(batch)
-        pending, oldest = store.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
-        _metrics(lambda: metrics.emit_queue(pending, store.dialect.from_db(oldest), engine.clock()))
-        # Paused before this run: skipped on purpose. Paused itself during it: that is a failure to show.
-        paused = {
-            c
-            for c in batch.selected
-            if (state := store.connector_state(c))
-            and state.paused
-            and not (state.changed_by == SELF and state.changed_ts >= batch.created_ts)
-        }
-    delivered = {r["connector"]: r for r in reports if r}
-    for name in batch.connectors:
-        report = delivered.get(name)
-        if report:
-            log.info(
-                "%s: %s, sent %d, ignored %d, dead-lettered %d, held %d, backlog %d",
-                name,
-                report["state"],
-                report["sent"],
-                report["ignored"],
-                report["dead"],
-                report["held"],
-                report["backlog_left"],
-            )
-    for name in sorted(paused - delivered.keys()):
-        log.warning("%s: paused; its messages wait in its backlog", name)
-    failed = [c for c in batch.selected if c not in delivered and c not in paused]
-    if failed:
+        result = engine.finalize(Batch.from_xcom(plan[0]["batch"]), reports)
+        _metrics(lambda: metrics.emit_queue(*store.pending(), engine.clock()))
+    if result.failed:
         raise AirflowFailException(
-            f"delivery failed for {', '.join(failed)} (see the deliver task's log); their messages are kept "
-            "in their backlog; the other connectors were not affected"
+            f"delivery failed for {', '.join(result.failed)} (see the deliver task's log); their messages "
+            "are kept in their backlog; the other connectors were not affected"
         )
     return result.to_dict()
+
+
+def _deliver_table_webhooks(batch: Batch, conn_id: str, config: DeliveryConfig) -> dict[str, Any]:
+    """Deliver Bugzilla's webhooks concurrently; a failed one fails the run in finalize, not the others."""
+    try:
+        result = table_webhooks.deliver_all(batch, conn_id, config)
+    except (ConnectorConfigError, BugzillaUnavailable, BugzillaDbNotConfigured) as exc:
+        raise AirflowFailException(f"{TABLE_WEBHOOKS}: {exc}") from None
+    for name, error in sorted(result["failed"].items()):
+        log.error("%s: %s — its messages are kept in its backlog", name, error)
+    return result
 
 
 def purge_old_rows(conn_id: str) -> dict[str, Any]:

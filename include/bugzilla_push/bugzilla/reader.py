@@ -10,6 +10,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bugzilla_push.errors import BugzillaPushError
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
@@ -29,7 +31,7 @@ class Database(Protocol):
         """Close the connection."""
 
 
-class BugzillaUnavailable(Exception):
+class BugzillaUnavailable(BugzillaPushError):
     """Bugzilla's database could not be read (down, or the query failed); worth trying again later."""
 
 

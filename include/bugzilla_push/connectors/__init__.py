@@ -7,8 +7,9 @@ from bugzilla_push.connectors.base import (
     Connector,
     ConnectorConfigError,
     ConnectorFatal,
-    ConnectorPaused,
+    ConnectorOptions,
     Outcome,
+    raise_if_fatal,
 )
 from bugzilla_push.connectors.registry import build_connector, connector_class
 
@@ -17,8 +18,9 @@ __all__ = [
     "Connector",
     "ConnectorConfigError",
     "ConnectorFatal",
-    "ConnectorPaused",
+    "ConnectorOptions",
     "Outcome",
     "build_connector",
     "connector_class",
+    "raise_if_fatal",
 ]

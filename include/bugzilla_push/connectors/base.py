@@ -13,8 +13,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import Result
 
 if TYPE_CHECKING:
@@ -24,33 +25,68 @@ if TYPE_CHECKING:
 
 
 class Outcome(NamedTuple):
-    """What happened to one message (a named tuple: one is made per message).
+    """What happened to one message: the one answer a connector gives per message.
 
-    :param result: OK, IGNORED, TRANSIENT, ERROR or UNKNOWN
+    Build one with a constructor: :meth:`sent`, :meth:`ignored`, :meth:`rejected` (message-fatal),
+    :meth:`transient`, :meth:`unknown` or :meth:`fatal` (connector-fatal). A named tuple: one is made
+    per message, and :meth:`sent` returns one shared instance.
+
+    :param result: the BMO code stored in `push_log`: OK, IGNORED, TRANSIENT, ERROR or UNKNOWN
     :param detail: for anything but OK, a short reason (no secrets: it is stored in `push_log`)
+    :param connector_fatal: no message will get through until an operator acts (see :meth:`fatal`)
     """
 
     result: Result
     detail: str | None = None
+    connector_fatal: bool = False
+
+    @classmethod
+    def sent(cls, note: str | None = None) -> Outcome:
+        """Say the destination has the message (OK), with a note for its log row if there is one."""
+        return _SENT if note is None else cls(Result.OK, note)
+
+    @classmethod
+    def ignored(cls, reason: str | None = None) -> Outcome:
+        """Say the message is not for this destination (IGNORED: logged, never sent)."""
+        return cls(Result.IGNORED, reason)
+
+    @classmethod
+    def rejected(cls, reason: str) -> Outcome:
+        """Say this message can never be delivered (message-fatal, ERROR): dead-letter it, go on."""
+        return cls(Result.ERROR, reason)
+
+    @classmethod
+    def transient(cls, reason: str) -> Outcome:
+        """Say sending may work later (TRANSIENT): it and all after it wait in the backlog; back off."""
+        return cls(Result.TRANSIENT, reason)
+
+    @classmethod
+    def unknown(cls, reason: str) -> Outcome:
+        """Say the destination's answer is lost (UNKNOWN): handled like :meth:`transient`, nothing is lost."""
+        return cls(Result.UNKNOWN, reason)
+
+    @classmethod
+    def fatal(cls, reason: str) -> Outcome:
+        """Say nothing will get through until an operator fixes the cause (connector-fatal; say which).
+
+        The engine records the outcomes before it, keeps this message and everything after it in
+        the backlog, backs off, and fails the task; `push_log` gets TRANSIENT, "connector-fatal: …".
+        """
+        return cls(Result.TRANSIENT, reason, True)
 
 
-OK = Outcome(Result.OK)
+_SENT = Outcome(Result.OK)
 
 
-class ConnectorError(Exception):
-    """Base class for errors about a connector as a whole (not one message)."""
-
-
-class ConnectorConfigError(ConnectorError):
+class ConnectorConfigError(BugzillaPushError):
     """The connector's connection is missing or wrong; the message says what to set."""
 
 
-class ConnectorFatal(ConnectorError):
+class ConnectorFatal(BugzillaPushError):
     """The connector cannot deliver anything until an operator fixes it (bad password, no exchange).
 
-    Raised from :meth:`Connector.send`. The engine records `outcomes` — those of the batch's first
-    messages, which the destination did answer before the error — keeps everything after them in
-    the backlog, backs off, and fails the task with this message.
+    What a connector raises from deep code instead of returning :meth:`Outcome.fatal`; the engine
+    handles both alike. :func:`raise_if_fatal` turns a returned one into this exception.
 
     :param outcomes: outcomes of a prefix of the batch (default: nothing of it was sent)
     """
@@ -60,13 +96,12 @@ class ConnectorFatal(ConnectorError):
         self.outcomes = list(outcomes)
 
 
-class ConnectorPaused(ConnectorFatal):
-    """The connector stops itself (for example a webhook after N failures in a row).
-
-    Besides what :class:`ConnectorFatal` does, the engine pauses the connector with this message as
-    the reason: later runs keep its messages in its backlog without trying it, until an operator
-    resumes it.
-    """
+def raise_if_fatal(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """Return `outcomes`; at a connector-fatal one raise :class:`ConnectorFatal` with those before it."""
+    for index, outcome in enumerate(outcomes):
+        if outcome.connector_fatal:
+            raise ConnectorFatal(outcome.detail or "connector-fatal", outcomes=outcomes[:index])
+    return list(outcomes)
 
 
 @dataclass(frozen=True)
@@ -88,10 +123,22 @@ class ConnectionInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class NoOptions(BaseModel):
-    """A connector without options in its connection's extra."""
+class ConnectorOptions(BaseModel):
+    """Options every connector's extra accepts: the engine's settings for that connector.
+
+    Each connector's `Options` model derives from this one and adds its own.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    # 0: never. The engine pauses the connector after this many failed deliveries in a row (transient
+    # failures and dead letters, counted across runs by the backoff), until an operator resumes it.
+    # Lower spares a dead destination sooner; higher rides out longer outages without an operator.
+    # While set, the engine offers the connector at most that many messages per send.
+    pause_after_failures: int = Field(0, ge=0)
+
+
+class NoOptions(ConnectorOptions):
+    """A connector without options of its own in its connection's extra."""
 
 
 class Connector(ABC):
@@ -106,10 +153,13 @@ class Connector(ABC):
       outcome and returns early: messages without an outcome were not attempted, and the engine
       puts them in the backlog behind the failed one.
     - **TRANSIENT** means "might work later, and nothing after this may overtake it": a lost
-      connection, a timeout, a 429 or 5xx, a broker nack. **ERROR** means "this message can never
-      be delivered": it is dead-lettered and delivery goes on.
-    - **`ConnectorFatal`** (raised, nothing sent) means an operator must act; any other exception
-      is handled like TRANSIENT for the first message of the batch.
+      connection, a timeout, a 429 or 5xx, a broker nack. **ERROR** (:meth:`Outcome.rejected`) means
+      "this message can never be delivered": it is dead-lettered and delivery goes on.
+    - **Connector-fatal** (:meth:`Outcome.fatal` as the last outcome, or :class:`ConnectorFatal`
+      raised) means an operator must act; any other exception is handled like TRANSIENT for the
+      first message of the batch.
+    - **Policy is the engine's**: backlog, backoff, and pausing a connector after
+      `pause_after_failures` failed deliveries in a row (an option of every connector).
     - **Crash safety** is the engine's: a message may be sent again after a crash, with the same
       push id, so destinations should use it as the message id.
 
@@ -117,18 +167,34 @@ class Connector(ABC):
     """
 
     kind: ClassVar[str]
-    Options: ClassVar[type[BaseModel]] = NoOptions
+    # What the engine's messages call this kind of destination ("webhook paused after …").
+    title: ClassVar[str] = "connector"
+    Options: ClassVar[type[ConnectorOptions]] = NoOptions
     # Messages per send and per commit for this connector; None: the engine's chunk_size. Larger
     # suits destinations that pipeline (Pulse's confirms); it is also the crash re-send bound.
     chunk_size: int | None = None
+    # Failed deliveries in a row after which the engine pauses the connector (0: never); from the
+    # extra's `pause_after_failures`.
+    pause_after: int = 0
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     @classmethod
-    @abstractmethod
     def from_connection(cls, info: ConnectionInfo) -> Self:
-        """Build the connector from its connection (nothing is opened yet)."""
+        """Build the connector from its connection (nothing is opened yet).
+
+        The options common to every connector are read here, the rest by :meth:`from_options`.
+        """
+        options = cls.parse_options(info)
+        connector = cls.from_options(info, options)
+        connector.pause_after = options.pause_after_failures
+        return connector
+
+    @classmethod
+    @abstractmethod
+    def from_options(cls, info: ConnectionInfo, options: Any) -> Self:
+        """Build the connector from its connection and its extra, validated against `Options`."""
 
     @classmethod
     def parse_options(cls, info: ConnectionInfo) -> Any:
@@ -142,9 +208,6 @@ class Connector(ABC):
             raise ConnectorConfigError(
                 f"connection {info.conn_id!r} (type {info.conn_type}) has invalid extra options: {problems}"
             ) from None
-
-    def observe_backoff(self, attempts: int) -> None:  # noqa: B027 - most connectors need not know
-        """Take the connector's consecutive transient failures so far; called once before sending."""
 
     def should_send(self, message: PushMessage) -> bool:
         """Return False to log the message as IGNORED instead of sending it (cheap, no I/O)."""

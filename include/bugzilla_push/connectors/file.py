@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Self
 
 import msgspec
-from pydantic import BaseModel, ConfigDict
 
-from bugzilla_push.connectors.base import OK, ConnectionInfo, Connector, Outcome
-from bugzilla_push.model import Result
+from bugzilla_push.connectors.base import ConnectionInfo, Connector, ConnectorOptions, Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,10 +25,9 @@ def default_path(name: str) -> Path:
     return home / "var" / "bugzilla_push" / f"{name}.jsonl"
 
 
-class FileOptions(BaseModel):
+class FileOptions(ConnectorOptions):
     """Options in a `fs` connection's extra."""
 
-    model_config = ConfigDict(extra="forbid")
     path: str | None = None  # default: $AIRFLOW_HOME/var/bugzilla_push/<name>.jsonl
     fsync: bool = True  # flush to disk before reporting OK; off is faster but can lose lines on power loss
 
@@ -43,6 +40,7 @@ class FileConnector(Connector):
     """
 
     kind = "fs"
+    title = "file connector"
     Options = FileOptions
 
     def __init__(self, name: str, path: Path, fsync: bool = True) -> None:
@@ -51,8 +49,7 @@ class FileConnector(Connector):
         self.fsync = fsync
 
     @classmethod
-    def from_connection(cls, info: ConnectionInfo) -> Self:
-        options = cls.parse_options(info)
+    def from_options(cls, info: ConnectionInfo, options: FileOptions) -> Self:
         path = Path(options.path).expanduser() if options.path else default_path(info.conn_id)
         return cls(info.conn_id, path, options.fsync)
 
@@ -73,8 +70,8 @@ class FileConnector(Connector):
                     raise
         except OSError as exc:
             # A full disk or a permission problem may be fixed; keep everything and retry later.
-            return [Outcome(Result.TRANSIENT, f"cannot write {self.path}: {exc.strerror or exc}")]
-        return [OK] * len(batch)
+            return [Outcome.transient(f"cannot write {self.path}: {exc.strerror or exc}")]
+        return [Outcome.sent()] * len(batch)
 
 
 def _drop_torn_tail(fh: BinaryIO) -> int:

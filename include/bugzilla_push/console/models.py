@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from bugzilla_push.clock import aware_utc
+from bugzilla_push.store.records import RunState  # noqa: TC001 - pydantic reads annotations at runtime
 
 # The store's naive UTC times made aware, so that they are sent with a `Z`.
 UtcTime = Annotated[datetime, AfterValidator(aware_utc)]
@@ -65,7 +66,7 @@ class OpenBatch(Model):
 class RunConnector(Model):
     """What one connector did in a run."""
 
-    state: str
+    state: RunState
     sent: int
     ignored: int
     dead: int

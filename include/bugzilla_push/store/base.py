@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.backoff import Backoff
+from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import PushRow, Result
 from bugzilla_push.ranges import IdRanges
 from bugzilla_push.store.dialect import (
@@ -26,7 +27,6 @@ from bugzilla_push.store.dialect import (
     range_predicate,
 )
 from bugzilla_push.store.records import (
-    PROGRESS_PENDING,
     Batch,
     Commit,
     ConnectorState,
@@ -35,6 +35,7 @@ from bugzilla_push.store.records import (
     NewMessage,
     Progress,
     QueueStatus,
+    RunState,
 )
 from bugzilla_push.store.schema import apply_migrations, current_version
 from bugzilla_push.store.session import Session
@@ -42,10 +43,11 @@ from bugzilla_push.store.status import queue_status
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+    from contextlib import AbstractContextManager
     from datetime import datetime
 
 
-class LockTimeout(RuntimeError):
+class LockTimeout(BugzillaPushError, RuntimeError):
     """Another process holds the lock (it is delivering to this connector right now)."""
 
 
@@ -97,6 +99,10 @@ class Store(Session):
             yield
         finally:
             self.unlock(name)
+
+    def connector_lock(self, connector: str, timeout: float) -> AbstractContextManager[None]:
+        """Hold the connector's lock: one deliverer (or finalizer) at a time per connector."""
+        return self.lock(f"connector:{connector}", timeout)
 
     def unlock(self, name: str) -> None:
         if name in self._held_locks:
@@ -190,7 +196,10 @@ class Store(Session):
                 cur,
                 "push_run_connector",
                 ("run_id", "connector", "state", "sent", "ignored", "dead", "held", "updated_ts"),
-                [(batch_id, c, PROGRESS_PENDING, 0, 0, 0, 0, self.dialect.to_db(now)) for c in connectors],
+                [
+                    (batch_id, c, str(RunState.PENDING), 0, 0, 0, 0, self.dialect.to_db(now))
+                    for c in connectors
+                ],
             )
         return Batch(batch_id, ranges, tuple(connectors), tuple(selected), owner, now)
 
@@ -207,7 +216,7 @@ class Store(Session):
         if not rows:
             raise KeyError(f"connector {connector!r} is not part of batch {batch_id}")
         state, through, *counts, error = rows[0]
-        return Progress(connector, state, through, Counts(*counts), error)
+        return Progress(connector, RunState(state), through, Counts(*counts), error)
 
     def batch_rows(self, batch: Batch, after_id: int, limit: int) -> list[PushRow]:
         """Read the batch's rows after `after_id`, oldest first (rows outside the batch are skipped)."""
@@ -258,6 +267,11 @@ class Store(Session):
 
     # -- backlog and backoff ---------------------------------------------------------------
 
+    def pending(self) -> tuple[int, datetime | None]:
+        """Return how many rows wait in `push`, and the oldest one's `push_ts`."""
+        count, oldest = self.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
+        return count, self.dialect.from_db(oldest)
+
     def backlog_rows(self, connector: str, limit: int) -> list[PushRow]:
         """Read the connector's oldest backlog rows, in push-id order."""
         rows = self.query(
@@ -266,6 +280,14 @@ class Store(Session):
             {"c": connector, "n": limit},
         )
         return [self._row(r, attempts=r[5]) for r in rows]
+
+    def backlog_error(self, connector: str) -> str | None:
+        """Return the last error of the connector's oldest waiting message (what held it up)."""
+        rows = self.query(
+            "SELECT last_error FROM push_backlog WHERE connector = %(c)s ORDER BY message_id LIMIT 1",
+            {"c": connector},
+        )
+        return rows[0][0] if rows else None
 
     def backlog_oldest(self, connector: str) -> datetime | None:
         rows = self.query("SELECT MIN(push_ts) FROM push_backlog WHERE connector = %(c)s", {"c": connector})
@@ -331,7 +353,7 @@ class Store(Session):
                     " WHERE run_id = %(run)s AND connector = %(c)s",
                     {
                         "through": through,
-                        "state": state,
+                        "state": str(state),
                         "sent": n.sent,
                         "ignored": n.ignored,
                         "dead": n.dead,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bugzilla_push.errors import BugzillaPushError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from bugzilla_push.store import Store
 
 
-class NotifyUnsupported(RuntimeError):
+class NotifyUnsupported(BugzillaPushError, RuntimeError):
     """The database has no LISTEN/NOTIFY; the watcher polls instead."""
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import PushRow, Result, bug_id_of_row
 from bugzilla_push.store.dialect import BACKLOG_COLUMNS
 from bugzilla_push.store.records import LogEntry
@@ -25,7 +26,7 @@ MAX_PAGE = 500
 BUG_SCAN_LIMIT = 5000  # candidate rows read when filtering the log by bug id
 
 
-class NotFound(LookupError):
+class NotFound(BugzillaPushError, LookupError):
     """The dead letter, backlog row or message does not exist (any more)."""
 
 

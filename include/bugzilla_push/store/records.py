@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from bugzilla_push.ranges import IdRanges
@@ -85,11 +86,17 @@ class Batch:
         )
 
 
-PROGRESS_PENDING = "pending"
-PROGRESS_DELIVERING = "delivering"
-PROGRESS_DONE = "done"  # the connector accounted for every row itself
-PROGRESS_HELD = "held"  # finalize put what the connector did not reach into its backlog
-FINISHED = frozenset({PROGRESS_DONE, PROGRESS_HELD})
+class RunState(StrEnum):
+    """How far one connector got through one batch (`push_run_connector.state`, the console, the CLI)."""
+
+    PENDING = "pending"
+    DELIVERING = "delivering"
+    DONE = "done"  # the connector accounted for every row itself
+    HELD = "held"  # finalize put what the connector did not reach into its backlog
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunState.DONE, RunState.HELD)
 
 
 @dataclass(frozen=True)
@@ -118,14 +125,14 @@ class Progress:
     """
 
     connector: str
-    state: str
+    state: RunState
     through_id: int | None
     counts: Counts = Counts()
     error: str | None = None
 
     @property
     def finished(self) -> bool:
-        return self.state in FINISHED
+        return self.state.finished
 
 
 class LogEntry(NamedTuple):
@@ -161,7 +168,7 @@ class Commit:
     backlog_done: list[int] = field(default_factory=list)
     failed: tuple[int, str] | None = None
     backoff: Backoff | None = None
-    progress: tuple[int, int | None, str] | None = None
+    progress: tuple[int, int | None, RunState] | None = None
     counts: Counts = Counts()
     error: str | None = None
 

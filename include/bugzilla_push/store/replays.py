@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import PushRow
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 MAX_IDS = 10_000  # bug ids or push ids in one replay
 
 
-class ReplayError(ValueError):
+class ReplayError(BugzillaPushError, ValueError):
     """A replay request that cannot be carried out; the message says what to change."""
 
 

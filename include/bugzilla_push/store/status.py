@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def queue_status(store: Session, connectors: Sequence[str] = ()) -> QueueStatus:
     """Read pending queue, backlogs, backoff, dead letters, the open batch and the last run."""
     d = store.dialect
-    pending, oldest = store.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
+    pending, oldest = store.pending()
     states: dict[str, dict[str, Any]] = {c: {} for c in connectors}
     for name, depth, first_ts in store.query(
         "SELECT connector, COUNT(*), MIN(push_ts) FROM push_backlog GROUP BY connector"
@@ -99,7 +99,7 @@ def queue_status(store: Session, connectors: Sequence[str] = ()) -> QueueStatus:
     return QueueStatus(
         recent_dead_letters=dead_letters,
         pending=pending,
-        pending_oldest_ts=d.from_db(oldest),
+        pending_oldest_ts=oldest,
         connectors={name: ConnectorStatus(name, **fields) for name, fields in sorted(states.items())},
         open_batch=open_batch,
         last_run=last_run,

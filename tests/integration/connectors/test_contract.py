@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from bugzilla_push.config import DeliveryConfig
-from bugzilla_push.connectors.base import ConnectorError
+from bugzilla_push.connectors.base import ConnectorFatal
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import Result
-from bugzilla_push.store import open_store
 from tests.integration.connectors.contract_cases import cases
-from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle
+from tests.support import backlog_ids, enqueue_samples, log_rows, pending_ids, run_cycle, sqlite_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -38,8 +37,7 @@ CHUNK = 3  # messages per send where a test needs several sends in one run
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path}/bugzilla.db") as s:
-        s.create_schema()
+    with sqlite_store(tmp_path) as s:
         yield s
 
 
@@ -175,7 +173,7 @@ def test_a_connector_fatal_error_fails_the_delivery_keeps_everything_and_backs_o
     says = dest.break_for_good()
     ids = enqueue(store, 4, seed=6)
     batch = engine.open_batch("run", [dest.name])
-    with dest.connector() as connector, pytest.raises(ConnectorError) as failure:
+    with dest.connector() as connector, pytest.raises(ConnectorFatal) as failure:
         engine.deliver(batch, connector)
     engine.finalize(batch)
     assert says in str(failure.value)

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 
 from bugzilla_push.cli import parse_enqueue_input
 from bugzilla_push.config import DeliveryConfig
-from bugzilla_push.connectors.base import OK, Outcome
+from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.engine import Engine
-from bugzilla_push.model import Result
 from bugzilla_push.samples import BugzillaSimulator
 from bugzilla_push.store import NewMessage
 from bugzilla_push.store.operations import Operations
@@ -87,10 +86,10 @@ def seed_day(store: Store, end: datetime) -> Day:
     def mirror_script(message: PushMessage, attempt: int) -> Outcome:
         hour = (clock.now - start) / timedelta(hours=1)
         down = 5 <= hour < 8 or hour >= 22.5  # an outage in the morning, and one going on now
-        return Outcome(Result.TRANSIENT, MIRROR_ERROR) if down else OK
+        return Outcome.transient(MIRROR_ERROR) if down else Outcome.sent()
 
     def file_script(message: PushMessage, attempt: int) -> Outcome:
-        return Outcome(Result.ERROR, XSS_REASON) if message.id in xss else OK
+        return Outcome.rejected(XSS_REASON) if message.id in xss else Outcome.sent()
 
     file, mirror = ScriptedConnector("file", file_script), ScriptedConnector("mirror", mirror_script)
     # No jitter: the mirror's last attempt is at `end` and its next one 15 minutes later, so it is

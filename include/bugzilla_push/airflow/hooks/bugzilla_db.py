@@ -10,9 +10,12 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from bugzilla_push.dburl import DbTarget, kind_of, mysql_params
+from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.store import Store, open_target
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import Connection
 
     from bugzilla_push.dburl import Kind
@@ -28,7 +31,7 @@ HOW_TO_SET = (
 )
 
 
-class BugzillaDbNotConfigured(RuntimeError):
+class BugzillaDbNotConfigured(BugzillaPushError, RuntimeError):
     """The source database connection is missing or of an unsupported type."""
 
 
@@ -59,6 +62,18 @@ class BugzillaDbHook(BaseHook):
         except AirflowNotFoundException:
             raise _not_defined(conn_id) from None
         return open_target(db_target(conn_id, conn))
+
+    def opener(self) -> Callable[[], Store]:
+        """Resolve the connection once; the callable opens a new store each time, from any thread.
+
+        For work spread over threads, which must not each ask Airflow for the connection.
+        """
+        conn_id = self.bugzilla_db_conn_id
+        try:
+            target = db_target(conn_id, self.get_connection(conn_id))
+        except AirflowNotFoundException:
+            raise _not_defined(conn_id) from None
+        return lambda: open_target(target)
 
     @classmethod
     async def aget_watch_target(cls, conn_id: str = default_conn_name) -> DbTarget:

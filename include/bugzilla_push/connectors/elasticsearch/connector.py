@@ -17,14 +17,13 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from bugzilla_push.connectors.base import (
-    OK,
     ConnectionInfo,
     Connector,
     ConnectorConfigError,
-    ConnectorFatal,
+    ConnectorOptions,
     Outcome,
 )
 from bugzilla_push.connectors.elasticsearch.documents import (
@@ -43,8 +42,7 @@ from bugzilla_push.connectors.elasticsearch.mappings import (
     index_templates,
 )
 from bugzilla_push.connectors.elasticsearch.results import (
-    Stop,
-    Verdict,
+    ALREADY_APPLIED,
     classify_item,
     combine,
     error_reason,
@@ -67,10 +65,9 @@ _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,199}$")
 SEARCH_PAGE = 1000  # documents per page when finding a bug's comments for a privacy sweep
 
 
-class ElasticsearchOptions(BaseModel):
+class ElasticsearchOptions(ConnectorOptions):
     """Options in an `elasticsearch` connection's extra."""
 
-    model_config = ConfigDict(extra="forbid")
     bugs_index: str = "bugzilla-bugs"  # one document per bug, id = bug id
     comments_index: str = "bugzilla-comments"  # one document per public comment, with its bug_id
     attachments_index: str = "bugzilla-attachments"  # one per public attachment (metadata, no contents)
@@ -145,6 +142,7 @@ class ElasticsearchConnector(Connector):
     """
 
     kind = "elasticsearch"
+    title = "Elasticsearch connector"
     Options = ElasticsearchOptions
 
     def __init__(
@@ -166,8 +164,7 @@ class ElasticsearchConnector(Connector):
         self.stats: Counter[str] = Counter()
 
     @classmethod
-    def from_connection(cls, info: ConnectionInfo) -> Self:
-        options = cls.parse_options(info)
+    def from_options(cls, info: ConnectionInfo, options: ElasticsearchOptions) -> Self:
         if info.login and not info.password:
             raise ConnectorConfigError(f"connection {info.conn_id!r} has a login but no password")
         return cls(info.conn_id, cluster_url(info), options, info.login, info.password)
@@ -207,7 +204,7 @@ class ElasticsearchConnector(Connector):
             log.info("%s: %s", self.name, ", ".join(f"{k} {v:,}" for k, v in sorted(self.stats.items())))
             self.stats.clear()
 
-    def _failure(self, exc: Exception, doing: str, fatal_4xx: bool = False) -> Stop:
+    def _failure(self, exc: Exception, doing: str, fatal_4xx: bool = False) -> Outcome:
         timeout, secret = self.options.timeout, self._password
         return request_failure(exc, doing, self.name, self.url, timeout, secret, fatal_4xx)
 
@@ -223,22 +220,22 @@ class ElasticsearchConnector(Connector):
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
         if not batch:
             return []
-        try:
-            self._prepare()
-            children = self._find_children(batch)
-        except Stop as stop:
-            if stop.fatal:
-                raise ConnectorFatal(stop.detail) from None
-            self.stats["transient"] += 1
-            return [Outcome(Result.TRANSIENT, stop.detail)]
-        plans = [self._plan(message, children) for message in batch]
+        found = self._prepare() or self._find_children(batch)
+        if isinstance(found, Outcome):  # a request before the bulk failed: nothing was sent
+            if not found.connector_fatal:
+                self.stats["transient"] += 1
+            return [found]
+        plans = [self._plan(message, found) for message in batch]
         return self._deliver(plans)
 
-    def _prepare(self) -> None:
-        """Install the index templates and create missing indices, once per connector instance."""
+    def _prepare(self) -> Outcome | None:
+        """Install the index templates and create missing indices, once per connector instance.
+
+        Return why that failed (transient, or connector-fatal), or None when the indices are ready.
+        """
         if self._ready or not self.options.manage_indices:
             self._ready = True
-            return
+            return None
         from elasticsearch import ApiError, NotFoundError, TransportError
 
         opts = self.options
@@ -272,11 +269,15 @@ class ElasticsearchConnector(Connector):
                         if error_reason(exc).split(":")[0] != "resource_already_exists_exception":
                             raise
         except (ApiError, TransportError) as exc:
-            raise self._failure(exc, "installing the index templates and indices", fatal_4xx=True) from None
+            return self._failure(exc, "installing the index templates and indices", fatal_4xx=True)
         self._ready = True
+        return None
 
-    def _find_children(self, batch: Sequence[PushMessage]) -> ChildIndex | None:
-        """Find the comments and attachments of bugs whose privacy changes in the batch."""
+    def _find_children(self, batch: Sequence[PushMessage]) -> ChildIndex | Outcome | None:
+        """Find the comments and attachments of bugs whose privacy changes in the batch.
+
+        Return them, None if no bug in the batch changes privacy, or an outcome saying why the search failed.
+        """
         bug_ids = sorted({b for m in batch if privacy_transition(m) and (b := m.bug_id) is not None})
         if not bug_ids:
             return None
@@ -294,7 +295,7 @@ class ElasticsearchConnector(Connector):
                 kind, public = where[hit["_index"]]
                 children.add(hit["_source"]["bug_id"], public, Child(kind, hit["_id"], hit["_source"]))
         except (ApiError, TransportError) as exc:
-            raise self._failure(exc, "finding the comments of bugs that change privacy") from None
+            return self._failure(exc, "finding the comments of bugs that change privacy")
         return children
 
     def _search_children(
@@ -336,13 +337,13 @@ class ElasticsearchConnector(Connector):
     def _plan(self, message: PushMessage, children: ChildIndex | None) -> MessagePlan | Outcome:
         """Turn a message into its actions, or an ERROR outcome if it cannot be indexed."""
         if message.target not in KIND_OF_TARGET:
-            return Outcome(Result.ERROR, f"target {message.target!r} is not indexed")
+            return Outcome.rejected(f"target {message.target!r} is not indexed")
         try:
             plan = plan_message(message, self.names, self.options.index_private)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            return Outcome(Result.ERROR, f"cannot build the {message.target} document: {exc!r}"[:500])
+            return Outcome.rejected(f"cannot build the {message.target} document: {exc!r}"[:500])
         if plan.bug_id is None:
-            return Outcome(Result.ERROR, f"{message.target} has no bug: cannot tell whether it is public")
+            return Outcome.rejected(f"{message.target} has no bug: cannot tell whether it is public")
         if children is not None:
             if plan.transition:
                 plan.actions += children.sweep(plan, self.names, self.options.index_private, message.id)
@@ -379,14 +380,12 @@ class ElasticsearchConnector(Connector):
                 try:
                     response = self.client.bulk(operations=body).body  # type: ignore[arg-type]
                 except (ApiError, TransportError) as exc:
-                    stop = self._failure(exc, "bulk request")
-                    verdict = Verdict("fatal" if stop.fatal else "transient", stop.detail)
-                    return self._stopped(outcomes, group, verdict)
+                    return self._stopped(outcomes, group, self._failure(exc, "bulk request"))
             items = response.get("items") or []
             expected = sum(len(p.actions) for p, _ in group if isinstance(p, MessagePlan))
             if len(items) != expected:
                 detail = f"bulk response has {len(items)} items for {expected} actions"
-                return self._stopped(outcomes, group, Verdict("transient", detail), Result.UNKNOWN)
+                return self._stopped(outcomes, group, Outcome.unknown(detail))
             cursor = 0
             for plan, _ in group:
                 if isinstance(plan, Outcome):
@@ -396,45 +395,40 @@ class ElasticsearchConnector(Connector):
                 if not response.get("errors"):  # every item applied: nothing to classify
                     for action in plan.actions:
                         self.stats["indexed" if action.op == "index" else "deleted"] += 1
-                    outcomes.append(OK)
+                    outcomes.append(Outcome.sent())
                     continue
-                verdicts = [classify_item(a, items[cursor + i]) for i, a in enumerate(plan.actions)]
+                answers = [classify_item(a, items[cursor + i]) for i, a in enumerate(plan.actions)]
                 cursor += len(plan.actions)
-                verdict = combine(verdicts)
-                if verdict.kind in ("transient", "fatal"):
-                    return self._stopped(outcomes, [(plan, b"")], verdict)
-                self._count(plan, verdicts)
-                outcomes.append(OK if verdict.kind == "ok" else Outcome(Result.ERROR, verdict.detail))
+                outcome = combine(answers)
+                if outcome.result is Result.TRANSIENT:  # or connector-fatal
+                    return self._stopped(outcomes, [(plan, b"")], outcome)
+                self._count(plan, answers)
+                outcomes.append(Outcome.sent() if outcome.result is Result.OK else outcome)
         return outcomes
 
-    def _stopped(
-        self,
-        outcomes: list[Outcome],
-        group: list[_Planned],
-        verdict: Verdict,
-        result: Result = Result.TRANSIENT,
-    ) -> list[Outcome]:
-        """End a send at the first message of `group` that was sent.
+    def _stopped(self, outcomes: list[Outcome], group: list[_Planned], failure: Outcome) -> list[Outcome]:
+        """End a send at the first message of `group` that was sent, with `failure` as its outcome.
 
-        A connector-fatal condition raises :class:`ConnectorFatal` carrying the outcomes of the
-        messages acknowledged before it, which the engine records before it stops the connector.
+        A connector-fatal one ends the answer too: the engine records the outcomes before it, then
+        stops the connector.
         """
         for plan, _ in group:
             if isinstance(plan, Outcome):
                 outcomes.append(plan)
                 continue
-            if verdict.kind == "fatal":
-                raise ConnectorFatal(f"{self.name}: {verdict.detail}", outcomes=outcomes)
-            self.stats["transient"] += 1
-            outcomes.append(Outcome(result, verdict.detail))
+            if failure.connector_fatal:
+                outcomes.append(failure._replace(detail=f"{self.name}: {failure.detail}"))
+            else:
+                self.stats["transient"] += 1
+                outcomes.append(failure)
             return outcomes
         return outcomes
 
-    def _count(self, plan: MessagePlan, verdicts: list[Verdict]) -> None:
-        for action, verdict in zip(plan.actions, verdicts, strict=True):
-            if verdict.kind == "error":
+    def _count(self, plan: MessagePlan, answers: list[Outcome]) -> None:
+        for action, answer in zip(plan.actions, answers, strict=True):
+            if answer.result is Result.ERROR:
                 self.stats["item errors"] += 1
-            elif verdict.already:
+            elif answer.detail == ALREADY_APPLIED:
                 self.stats["already applied"] += 1
             else:
                 self.stats["indexed" if action.op == "index" else "deleted"] += 1

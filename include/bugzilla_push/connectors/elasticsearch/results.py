@@ -9,34 +9,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from bugzilla_push.connectors.base import redact
+from bugzilla_push.connectors.base import Outcome, redact
+from bugzilla_push.model import Result
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from bugzilla_push.connectors.elasticsearch.documents import Action
 
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What one bulk item's result means for its message.
-
-    :param kind: ok, transient, error (this message only) or fatal (the connector)
-    :param already: a 409: a newer or the same version was there
-    """
-
-    kind: Literal["ok", "transient", "error", "fatal"]
-    detail: str | None = None
-    already: bool = False
+# The detail of an OK item answered 409: that version, or a newer one, is there already.
+ALREADY_APPLIED = "already applied"
 
 
-_SEVERITY = {"ok": 0, "error": 1, "transient": 2, "fatal": 3}
-
-
-def classify_item(action: Action, item: dict[str, Any]) -> Verdict:
+def classify_item(action: Action, item: dict[str, Any]) -> Outcome:
     """Classify one item of a bulk response (`{"index": {...}}`) for the action that produced it."""
     result = item.get(action.op) or next(iter(item.values()), {})
     status = int(result.get("status") or 0)
@@ -45,35 +32,36 @@ def classify_item(action: Action, item: dict[str, Any]) -> Verdict:
     reason = error.get("reason", "") if isinstance(error, dict) else ""
     where = f"{action.op} {action.index}/{action.doc_id} v{action.version}"
     if 200 <= status < 300:
-        return Verdict("ok")
+        return Outcome.sent()
     if status == 409 and etype == "version_conflict_engine_exception":
-        return Verdict("ok", already=True)
+        return Outcome.sent(ALREADY_APPLIED)
     if status == 404 and action.op == "delete" and result.get("result") == "not_found":
-        return Verdict("ok")
+        return Outcome.sent()
     if status == 404 and etype == "index_not_found_exception":
         if action.op == "delete":
-            return Verdict("ok")  # no index, so nothing to delete
-        return Verdict(
-            "fatal",
+            return Outcome.sent()  # no index, so nothing to delete
+        return Outcome.fatal(
             f"index {action.index!r} does not exist and the cluster does not create it "
             "(action.auto_create_index): create it, or set manage_indices to true",
         )
     if status in (401, 403):
-        return Verdict("fatal", f"{where}: {status} {etype}: {reason}"[:500])
+        return Outcome.fatal(f"{where}: {status} {etype}: {reason}"[:500])
     if status in (408, 429) or status >= 500:
-        return Verdict("transient", f"{where}: {status} {etype}: {reason}"[:500])
+        return Outcome.transient(f"{where}: {status} {etype}: {reason}"[:500])
     if 400 <= status < 500:
-        return Verdict("error", f"{where}: {status} {etype}: {reason}"[:1000])
-    return Verdict("transient", f"{where}: unexpected item result {result!r}"[:500])
+        return Outcome.rejected(f"{where}: {status} {etype}: {reason}"[:1000])
+    return Outcome.transient(f"{where}: unexpected item result {result!r}"[:500])
 
 
-def combine(verdicts: Sequence[Verdict]) -> Verdict:
-    """Return a message's verdict from those of its items: the worst one wins."""
-    worst = Verdict("ok")
-    for verdict in verdicts:
-        if _SEVERITY[verdict.kind] > _SEVERITY[worst.kind]:
-            worst = verdict
-    return worst
+def _severity(outcome: Outcome) -> int:
+    if outcome.connector_fatal:
+        return 3
+    return {Result.OK: 0, Result.ERROR: 1}.get(outcome.result, 2)
+
+
+def combine(outcomes: Sequence[Outcome]) -> Outcome:
+    """Return a message's outcome from those of its items: the worst one wins (fatal, transient, error)."""
+    return max(outcomes, key=_severity, default=Outcome.sent())
 
 
 def error_reason(exc: Any) -> str:
@@ -85,15 +73,6 @@ def error_reason(exc: Any) -> str:
     return str(getattr(exc, "message", exc))[:500]
 
 
-class Stop(Exception):
-    """A request failed as a whole; `fatal` says whether an operator must act."""
-
-    def __init__(self, detail: str, fatal: bool = False) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.fatal = fatal
-
-
 def request_failure(
     exc: Exception,
     doing: str,
@@ -102,8 +81,8 @@ def request_failure(
     timeout: float,
     secret: str | None,
     fatal_4xx: bool = False,
-) -> Stop:
-    """Turn a client exception about a whole request into a transient or fatal stop (no secrets).
+) -> Outcome:
+    """Turn a client exception about a whole request into a transient or fatal outcome (no secrets).
 
     :param fatal_4xx: whether another 4xx is fatal too (installing a template: a conflict with
         another template will not go away by itself); for a bulk request it is transient, since
@@ -115,26 +94,24 @@ def request_failure(
 
     who = f"connection {name!r} ({url})"
     if isinstance(exc, ConnectionTimeout):
-        return Stop(f"{doing}: no answer from {url} within {timeout:g} s")
+        return Outcome.transient(f"{doing}: no answer from {url} within {timeout:g} s")
     if isinstance(exc, LostConnection):
-        return Stop(redact(f"{doing}: cannot reach {url}: {exc}", secret))
+        return Outcome.transient(redact(f"{doing}: cannot reach {url}: {exc}", secret))
     if isinstance(exc, ApiError):
         status = exc.meta.status
         reason = redact(error_reason(exc), secret)
         if status == 401:
-            return Stop(
+            return Outcome.fatal(
                 f"Elasticsearch refused the credentials of {who} (401 {reason}): check its login and "
                 "password (a password without a login is sent as an API key)",
-                fatal=True,
             )
         if status == 403:
-            return Stop(
+            return Outcome.fatal(
                 f"{doing}: the user of {who} lacks a privilege (403 {reason}); it needs write, read and "
                 "maintenance on the indices, and manage_index_templates and create_index unless "
                 "manage_indices is false",
-                fatal=True,
             )
-        if status in (408, 429) or status >= 500:
-            return Stop(f"{doing}: {status} {reason}")
-        return Stop(f"{doing}: {status} {reason}", fatal=fatal_4xx)
-    return Stop(redact(f"{doing}: {type(exc).__name__}: {exc}", secret))
+        if status in (408, 429) or status >= 500 or not fatal_4xx:
+            return Outcome.transient(f"{doing}: {status} {reason}")
+        return Outcome.fatal(f"{doing}: {status} {reason}")
+    return Outcome.transient(redact(f"{doing}: {type(exc).__name__}: {exc}", secret))

@@ -14,6 +14,7 @@ import httpx
 
 from bugzilla_push import __version__
 from bugzilla_push.connectors.base import redact
+from bugzilla_push.errors import BugzillaPushError
 
 if TYPE_CHECKING:
     import ssl
@@ -25,7 +26,7 @@ _REFUSED_CODES = frozenset({"ERR-INVALID-AUTH", "ERR-INVALID-SESSION", "ERR-COND
 _RETRY_STATUS = frozenset({408, 425, 429})
 
 
-class ConduitError(Exception):
+class ConduitError(BugzillaPushError):
     """A Conduit call failed; `str()` says why, without the token."""
 
 

@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING, Self, cast
 
 from bugzilla_push.bugzilla import BugzillaUnavailable
-from bugzilla_push.connectors.base import OK, Connector, ConnectorConfigError, ConnectorFatal, Outcome
+from bugzilla_push.connectors.base import Connector, ConnectorConfigError, Outcome
 from bugzilla_push.connectors.phabricator.conduit import (
     ConduitClient,
     ConduitFailed,
@@ -70,6 +70,7 @@ class PhabricatorConnector(Connector):
     """
 
     kind = "phabricator"
+    title = "Phabricator connector"
     Options = PhabricatorOptions
 
     def __init__(
@@ -91,8 +92,7 @@ class PhabricatorConnector(Connector):
         self.bugzilla = bugzilla
 
     @classmethod
-    def from_connection(cls, info: ConnectionInfo) -> Self:
-        options = cls.parse_options(info)
+    def from_options(cls, info: ConnectionInfo, options: PhabricatorOptions) -> Self:
         if not info.password:
             raise ConnectorConfigError(
                 f"connection {info.conn_id!r} has no password: set Phabricator's Conduit API token (api-…) "
@@ -112,29 +112,31 @@ class PhabricatorConnector(Connector):
         return wants(key) and isinstance(message.bug_id, int)
 
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
-        """Sync each message's bug in order; stop at the first transient failure.
+        """Sync each message's bug in order; stop at the first transient or connector-fatal failure.
 
-        Raises :class:`ConnectorFatal`, with the outcomes of the messages before it, when nothing can
-        work until an operator acts.
+        A connector-fatal outcome (nothing can work until an operator acts) ends the list, after the
+        outcomes of the messages before it.
         """
         reader = self.bugzilla
         if reader is None:
-            raise _fatal(
-                f"connector {self.name!r} reads Bugzilla's tables but was given no database to read: it "
-                "runs only where the `bugzilla_db` connection is passed to it (the DAG's deliver task)"
-            )
+            return [
+                Outcome.fatal(
+                    f"connector {self.name!r} reads Bugzilla's tables but was given no database to read: it "
+                    "runs only where the `bugzilla_db` connection is passed to it (the DAG's deliver task)"
+                )
+            ]
         outcomes: list[Outcome] = []
         for message in batch:
             try:
                 outcome = self._sync(reader, message)
             except (ConduitRefused, PhabricatorSetupError) as exc:
-                raise _fatal(str(exc), outcomes) from None
+                outcome = Outcome.fatal(str(exc))
             except (ConduitUnavailable, BugzillaUnavailable, ProjectMissing) as exc:
-                outcome = _transient(str(exc))
+                outcome = Outcome.transient(str(exc))
             except ConduitFailed as exc:
-                outcome = _rejected(f"Phabricator refused a change for this bug: {exc}")
+                outcome = Outcome.rejected(f"Phabricator refused a change for this bug: {exc}")
             outcomes.append(outcome)
-            if outcome.result is Result.TRANSIENT:
+            if outcome.result is Result.TRANSIENT:  # or connector-fatal
                 break
         return outcomes
 
@@ -149,43 +151,20 @@ class PhabricatorConnector(Connector):
         bug_id = cast("int", message.bug_id)  # should_send made sure there is one
         bug = reader.bug(bug_id)
         if bug is None:
-            return _ignored(f"bug {bug_id} is not in Bugzilla's database")
+            return Outcome.ignored(f"bug {bug_id} is not in Bugzilla's database")
         attachments = reader.attachments(
             bug_id, PHAB_CONTENT_TYPE, include_private=self.options.include_private_attachments
         )
         ids = revision_ids(attachments)
         if not ids:
-            return _ignored(f"bug {bug_id} has no Phabricator revision attachments")
+            return Outcome.ignored(f"bug {bug_id} has no Phabricator revision attachments")
         groups = reader.bug_groups(bug_id)
         action = decide(is_public(groups), is_group_change(message.event.routing_key or message.routing_key))
         if action is Action.NOTHING:
-            return _sent()
+            return Outcome.sent()
         people = role_user_ids(bug, reader.cc(bug_id), self.options.nobody_login)
         sync = BugSync(self.conduit, self.options)
         revisions = sync.revisions(ids)
         edited = sync.apply(action, revisions, groups, people) if revisions else 0
         log.info("bug %d (%s): %d of %d revisions changed", bug_id, action.value, edited, len(revisions))
-        return _sent()
-
-
-# One place that makes outcomes, so a change of the outcome vocabulary touches only these.
-
-
-def _sent() -> Outcome:
-    return OK
-
-
-def _ignored(reason: str) -> Outcome:
-    return Outcome(Result.IGNORED, reason)
-
-
-def _rejected(reason: str) -> Outcome:
-    return Outcome(Result.ERROR, reason)
-
-
-def _transient(reason: str) -> Outcome:
-    return Outcome(Result.TRANSIENT, reason)
-
-
-def _fatal(reason: str, outcomes: Sequence[Outcome] = ()) -> ConnectorFatal:
-    return ConnectorFatal(reason, outcomes)
+        return Outcome.sent()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bugzilla_push.connectors.base import ConnectorOptions
 
 
-class PhabricatorOptions(BaseModel):
+class PhabricatorOptions(ConnectorOptions):
     """Options in the `phabricator` connection's extra; the token is the connection's password."""
 
-    model_config = ConfigDict(extra="forbid")
     # None: "phabricator" selects this connector for an `http` connection of another id.
     connector: Literal["phabricator"] | None = None
     # 60 s (BMO's PHAB_TIMEOUT) per connect, read or write: shorter frees the task sooner, makes a

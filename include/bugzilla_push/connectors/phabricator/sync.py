@@ -24,6 +24,7 @@ from bugzilla_push.connectors.phabricator.policy import (
     policy_projects,
     transactions,
 )
+from bugzilla_push.errors import BugzillaPushError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,11 +36,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class PhabricatorSetupError(Exception):
+class PhabricatorSetupError(BugzillaPushError):
     """Phabricator lacks something BMO's PhabBugz setup provides (the `secure-revision` project)."""
 
 
-class ProjectMissing(Exception):
+class ProjectMissing(BugzillaPushError):
     """A group's project does not exist and is not to be created here; BMO's feed daemon makes it."""
 
 

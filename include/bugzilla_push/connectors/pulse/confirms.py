@@ -13,8 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bugzilla_push.connectors.base import OK, Outcome
-from bugzilla_push.connectors.pulse.errors import Failure, transient
+from bugzilla_push.connectors.base import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,11 +40,12 @@ class PublishReport:
 
     :param outcomes: OK (confirmed) or ERROR (refused for good) for each publication from the first,
         stopping before the first one that was not confirmed
-    :param failure: why the publication at `len(outcomes)` was not confirmed; None if all were handled
+    :param failure: why the publication at `len(outcomes)` was not confirmed (transient or
+        connector-fatal); None if all were handled
     """
 
     outcomes: list[Outcome]
-    failure: Failure | None = None
+    failure: Outcome | None = None
 
 
 @dataclass
@@ -57,7 +57,7 @@ class PublishRun:
     next: int = 0  # the next publication to send
     outstanding: dict[int, int] = field(default_factory=dict)  # delivery tag → publication index
     order: deque[int] = field(default_factory=deque)  # delivery tags, oldest first (for `multiple`)
-    failure: Failure | None = None
+    failure: Outcome | None = None
     drop_connection: bool = False
     progress_at: float = field(default_factory=time.monotonic)
 
@@ -80,9 +80,11 @@ class PublishRun:
             if index is None:
                 continue
             if ok:
-                self.results[index] = OK
+                self.results[index] = Outcome.sent()
             elif self.failure is None:
-                self.failure = transient("the broker refused to store the message (nack); it is sent again")
+                self.failure = Outcome.transient(
+                    "the broker refused to store the message (nack); it is sent again"
+                )
         self.progress_at = time.monotonic()
 
     def lose_unconfirmed(self) -> None:
@@ -103,7 +105,7 @@ class PublishRun:
         if not any(self.results[i] is None and len(self.items[i].body) > limit for i in unsent):
             return False
         for i in unsent:
-            if self.results[i] is OK:
+            if self.results[i] is Outcome.sent():
                 self.results[i] = None
         self.next = first
         return True
@@ -112,6 +114,8 @@ class PublishRun:
         outcomes: list[Outcome] = []
         for result in self.results:
             if result is None:
-                return PublishReport(outcomes, self.failure or transient("not confirmed by the broker"))
+                return PublishReport(
+                    outcomes, self.failure or Outcome.transient("not confirmed by the broker")
+                )
             outcomes.append(result)
         return PublishReport(outcomes)

@@ -7,7 +7,7 @@ their routing key; confirms are pipelined (see :mod:`bugzilla_push.connectors.pu
 
 Failure classes: a lost or refused connection, a broker restart (320), a heartbeat or
 blocked-connection timeout and a nack are transient (backlog and backoff); a refused login,
-a missing or forbidden vhost or exchange stop the connector (:class:`ConnectorFatal`) with what
+a missing or forbidden vhost or exchange stop the connector (:meth:`Outcome.fatal`) with what
 to fix; a message over the broker's size limit, or one that cannot be encoded, is dead-lettered.
 """
 
@@ -19,13 +19,13 @@ import ssl
 from typing import TYPE_CHECKING, Self
 
 import pika
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from bugzilla_push.connectors.base import (
     ConnectionInfo,
     Connector,
     ConnectorConfigError,
-    ConnectorFatal,
+    ConnectorOptions,
     Outcome,
     redact,
 )
@@ -46,10 +46,9 @@ AMQP_PORT, AMQPS_PORT = 5672, 5671
 PERSISTENT = 2  # AMQP delivery_mode: the broker writes the message to disk before confirming it
 
 
-class PulseOptions(BaseModel):
+class PulseOptions(ConnectorOptions):
     """Options in an `amqp` (or `amqps`) connection's extra."""
 
-    model_config = ConfigDict(extra="forbid")
     # exchange/<login>/bugzilla by default: Pulse lets a user write only under exchange/<login>/.
     exchange: str | None = Field(None, min_length=1, max_length=255)
     # true: declare it (durable topic) on connect; false: it must exist, or the connector stops.
@@ -90,6 +89,7 @@ class PulseConnector(Connector):
     """
 
     kind = "amqp"
+    title = "Pulse connector"
     Options = PulseOptions
 
     def __init__(self, name: str, publisher: ConfirmingPublisher, password: str | None = None) -> None:
@@ -98,8 +98,7 @@ class PulseConnector(Connector):
         self._password = password
 
     @classmethod
-    def from_connection(cls, info: ConnectionInfo) -> Self:
-        options: PulseOptions = cls.parse_options(info)
+    def from_options(cls, info: ConnectionInfo, options: PulseOptions) -> Self:
         if not info.host or not info.login:
             raise ConnectorConfigError(
                 f"connection {info.conn_id!r} needs a host and a login: "
@@ -162,17 +161,21 @@ class PulseConnector(Connector):
                 note = cut_note(message.routing_key, publication.routing_key)
                 log.warning("%s: push %d: %s", self.name, message.id, note)
                 if report.outcomes[n].result is Result.OK:
-                    report.outcomes[n] = Outcome(Result.OK, note)  # said in the message's log row too
+                    report.outcomes[n] = Outcome.sent(note)  # said in the message's log row too
         if report.failure is None:
             return report.outcomes
-        detail = redact(report.failure.detail, self._password)
-        if report.failure.fatal:
-            log.error("%s: %s", self.name, detail)
-            raise ConnectorFatal(detail, outcomes=report.outcomes)  # what was confirmed before counts
-        log.warning(
-            "%s: stopped after %d of %d messages: %s", self.name, len(report.outcomes), len(batch), detail
-        )
-        return [*report.outcomes, Outcome(Result.TRANSIENT, detail)]
+        failure = report.failure._replace(detail=redact(report.failure.detail or "", self._password))
+        if failure.connector_fatal:
+            log.error("%s: %s", self.name, failure.detail)
+        else:
+            log.warning(
+                "%s: stopped after %d of %d messages: %s",
+                self.name,
+                len(report.outcomes),
+                len(batch),
+                failure.detail,
+            )
+        return [*report.outcomes, failure]  # what was confirmed before the failure counts
 
     def close(self) -> None:
         self.publisher.close()

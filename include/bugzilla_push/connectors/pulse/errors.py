@@ -2,7 +2,8 @@
 
 Pika reports failures as exceptions handed to callbacks: a failed connection set-up, a connection
 or a channel closed by the broker, a heartbeat or blocked-connection timeout. This module turns
-each into a :class:`Failure` whose text says what happened and, for a fatal one, what to change.
+each into an :class:`Outcome` for the message it stopped at, :meth:`Outcome.transient` or
+:meth:`Outcome.fatal`, whose text says what happened and, for a fatal one, what to change.
 Message-level problems (a body over the broker's size limit) are read with :func:`size_limit`.
 """
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from pika import exceptions as px
 
+from bugzilla_push.connectors.base import Outcome
+
 # AMQP 0-9-1 reply codes that matter here.
 CONNECTION_FORCED = 320  # the broker is shutting down or an operator closed the connection
 ACCESS_REFUSED = 403
@@ -23,18 +26,6 @@ PRECONDITION_FAILED = 406  # also: a message over max_message_size
 NOT_ALLOWED = 530  # e.g. "vhost x not found"
 
 _TOO_BIG = re.compile(r"message size (?P<size>\d+) is larger than (?:configured )?max size (?P<limit>\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Why publishing stopped.
-
-    :param fatal: an operator must act (credentials, vhost, exchange); otherwise retry with backoff
-    :param detail: what happened, and for a fatal failure what to fix; never contains the password
-    """
-
-    fatal: bool
-    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +47,6 @@ class Target:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-def transient(detail: str) -> Failure:
-    return Failure(False, detail)
-
-
-def fatal(detail: str) -> Failure:
-    return Failure(True, detail)
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -94,86 +77,90 @@ def _reply(exc: BaseException) -> tuple[int | None, str]:
     return None, str(exc) or type(exc).__name__
 
 
-def classify_open_error(exc: BaseException, target: Target) -> Failure:
+def classify_open_error(exc: BaseException, target: Target) -> Outcome:
     """Classify a failure to open the connection (before any channel)."""
     conn = f"Airflow connection {target.conn_id!r}"
     if isinstance(exc, px.ProbableAuthenticationError | px.AuthenticationError):
-        return fatal(
+        return Outcome.fatal(
             f"RabbitMQ at {target.address} refused the login of user {target.login!r}: fix the login or "
             f"password of {conn}"
         )
     if isinstance(exc, px.ProbableAccessDeniedError):
         _, text = _reply(exc)
         if "not found" in text:
-            return fatal(
+            return Outcome.fatal(
                 f"virtual host {target.vhost!r} does not exist on {target.address} ({text}): set the vhost "
                 f"(the path of amqp://host:port/<vhost>, the schema field) of {conn} to an existing one"
             )
-        return fatal(
+        return Outcome.fatal(
             f"user {target.login!r} may not use virtual host {target.vhost!r} on {target.address} ({text}): "
             f"grant access (rabbitmqctl set_permissions -p <vhost> <user> …) or fix the vhost of {conn}"
         )
     if isinstance(exc, px.IncompatibleProtocolError):
-        return fatal(f"{target.address} does not speak AMQP 0-9-1: check the host and port of {conn}")
+        return Outcome.fatal(f"{target.address} does not speak AMQP 0-9-1: check the host and port of {conn}")
     return classify_lost(exc, target)
 
 
-def classify_lost(exc: BaseException, target: Target) -> Failure:
+def classify_lost(exc: BaseException, target: Target) -> Outcome:
     """Classify a connection that could not be made or was lost: all transient, except bad TLS trust."""
     cause = root_cause(exc)
     if isinstance(cause, ssl.SSLCertVerificationError):
-        return fatal(
+        return Outcome.fatal(
             f"TLS certificate of {target.host} is not trusted ({cause.verify_message}): set the extra's "
             f"ca_file of Airflow connection {target.conn_id!r}, or fix the host name"
         )
     if isinstance(exc, px.ConnectionClosedByBroker):
         if exc.reply_code == CONNECTION_FORCED:
-            return transient(f"broker closed the connection (320 {exc.reply_text}): restarting or stopped")
-        return transient(f"broker closed the connection ({exc.reply_code} {exc.reply_text})")
+            return Outcome.transient(
+                f"broker closed the connection (320 {exc.reply_text}): restarting or stopped"
+            )
+        return Outcome.transient(f"broker closed the connection ({exc.reply_code} {exc.reply_text})")
     if isinstance(exc, px.AMQPHeartbeatTimeout):
-        return transient(f"connection to {target.address} lost: no heartbeat ({exc})")
+        return Outcome.transient(f"connection to {target.address} lost: no heartbeat ({exc})")
     if isinstance(exc, px.ConnectionBlockedTimeout):
-        return transient(
+        return Outcome.transient(
             f"broker at {target.address} blocked publishing (memory or disk alarm) for longer than "
             "blocked_connection_timeout"
         )
     if isinstance(cause, ConnectionRefusedError):
-        return transient(f"cannot connect to {target.address}: connection refused")
+        return Outcome.transient(f"cannot connect to {target.address}: connection refused")
     if isinstance(cause, socket.gaierror):
-        return transient(f"cannot resolve host {target.host!r}: {cause.strerror or cause}")
+        return Outcome.transient(f"cannot resolve host {target.host!r}: {cause.strerror or cause}")
     if isinstance(cause, TimeoutError) or "Timeout" in type(cause).__name__:
-        return transient(f"connecting to {target.address} timed out")
+        return Outcome.transient(f"connecting to {target.address} timed out")
     if isinstance(exc, px.StreamLostError):
-        return transient(f"connection to {target.address} lost: {exc}")
-    return transient(f"connection to {target.address} failed: {type(cause).__name__}: {cause}")
+        return Outcome.transient(f"connection to {target.address} lost: {exc}")
+    return Outcome.transient(f"connection to {target.address} failed: {type(cause).__name__}: {cause}")
 
 
-def classify_channel_closed(exc: BaseException, target: Target, declaring: bool) -> Failure:
+def classify_channel_closed(exc: BaseException, target: Target, declaring: bool) -> Outcome:
     """Classify a channel the broker closed while opening it (`declaring`) or while publishing."""
     code, text = _reply(exc)
     conn = f"Airflow connection {target.conn_id!r}"
     where = f"exchange {target.exchange!r} in virtual host {target.vhost!r}"
     if code == NOT_FOUND:
         if target.declare and not declaring:
-            return transient(f"{where} disappeared while publishing ({text}); it is declared again")
-        return fatal(
+            return Outcome.transient(f"{where} disappeared while publishing ({text}); it is declared again")
+        return Outcome.fatal(
             f"{where} does not exist ({text}): create it as a durable topic exchange, or set "
             f'"declare": true in the extra of {conn}'
         )
     if code == ACCESS_REFUSED:
         action = "declare (configure)" if declaring else "publish to (write)"
-        return fatal(
+        return Outcome.fatal(
             f"user {target.login!r} may not {action} {where} ({text}): grant the permission, or use an "
             f"exchange the user owns (on Pulse: exchange/{target.login}/<name>) in the extra of {conn}"
         )
     if code == PRECONDITION_FAILED and declaring:
-        return fatal(
+        return Outcome.fatal(
             f"{where} exists with other settings ({text}): it must be a durable topic exchange; re-create "
             f"it or choose another exchange name in the extra of {conn}"
         )
     if code == CONNECTION_FORCED:
-        return transient(f"broker closed the channel (320 {text}): restarting or stopped")
-    return transient(f"broker closed the channel ({code} {text})" if code else f"channel closed: {text}")
+        return Outcome.transient(f"broker closed the channel (320 {text}): restarting or stopped")
+    return Outcome.transient(
+        f"broker closed the channel ({code} {text})" if code else f"channel closed: {text}"
+    )
 
 
 def size_limit(exc: BaseException) -> int | None:

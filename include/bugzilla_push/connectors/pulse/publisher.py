@@ -27,15 +27,12 @@ from pika.exceptions import AMQPError
 from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.connectors.pulse.confirms import Publication, PublishReport, PublishRun
 from bugzilla_push.connectors.pulse.errors import (
-    Failure,
     Target,
     classify_channel_closed,
     classify_lost,
     classify_open_error,
     size_limit,
-    transient,
 )
-from bugzilla_push.model import Result
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -169,7 +166,7 @@ class ConfirmingPublisher:
             )
             return
         if run.failure is None:
-            run.failure = transient(
+            run.failure = Outcome.transient(
                 f"no answer from the broker at {self.target.address} within {self.confirm_timeout:g} s "
                 "(confirm_timeout); the messages in flight are sent again"
             )
@@ -276,7 +273,7 @@ class ConfirmingPublisher:
                 return
         self._fail(classify_channel_closed(exc, self.target, declaring))
 
-    def _fail(self, failure: Failure) -> None:
+    def _fail(self, failure: Outcome) -> None:
         if self._run is not None and self._run.failure is None:
             self._run.failure = failure
         self._wake()
@@ -326,11 +323,10 @@ class ConfirmingPublisher:
             item = run.items[index]
             run.next += 1
             if item.rejected is not None:
-                run.results[index] = Outcome(Result.ERROR, item.rejected)
+                run.results[index] = Outcome.rejected(item.rejected)
                 continue
             if limit is not None and len(item.body) > limit:
-                run.results[index] = Outcome(
-                    Result.ERROR,
+                run.results[index] = Outcome.rejected(
                     f"message is {len(item.body):,} bytes, over the broker's limit of {limit:,} "
                     "(RabbitMQ max_message_size, or the connection's max_message_bytes)",
                 )

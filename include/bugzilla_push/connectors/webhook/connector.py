@@ -10,7 +10,7 @@ Failure classes: 2xx is delivered; a timeout, a lost connection, 408, 425, 429 a
 transient (the engine's backoff decides when to retry; Retry-After is only reported); 401, 403,
 407, 410 and any redirect are connector-fatal (every message would meet the same answer); any
 other 4xx dead-letters that message. After `pause_after_failures` consecutive failed deliveries
-the webhook pauses itself (:meth:`WebhookConnector.send`).
+(10 by default for a webhook) the engine pauses the webhook.
 """
 
 from __future__ import annotations
@@ -23,15 +23,7 @@ import httpx
 import msgspec
 
 from bugzilla_push import __version__
-from bugzilla_push.connectors.base import (
-    OK,
-    Connector,
-    ConnectorConfigError,
-    ConnectorFatal,
-    ConnectorPaused,
-    Outcome,
-    redact,
-)
+from bugzilla_push.connectors.base import Connector, ConnectorConfigError, Outcome, redact
 from bugzilla_push.connectors.webhook.options import PUSH_ID_HEADER, WebhookOptions, webhook_url
 from bugzilla_push.connectors.webhook.payload import WebhookFilter, webhook_payload
 from bugzilla_push.model import Result
@@ -60,6 +52,7 @@ class WebhookConnector(Connector):
     """
 
     kind = "http"
+    title = "webhook"
     Options = WebhookOptions
 
     def __init__(
@@ -89,8 +82,6 @@ class WebhookConnector(Connector):
             options.include_private_bugs,
         )
         self.webhook_name = options.webhook_name or name.removeprefix("webhook_")
-        self.failures = 0  # consecutive failed deliveries: the engine's count, then this instance's
-        self.last_error: str | None = None
         self._api_key = api_key
         self._auth = basic_auth
         self._transport = transport
@@ -109,8 +100,7 @@ class WebhookConnector(Connector):
         )
 
     @classmethod
-    def from_connection(cls, info: ConnectionInfo) -> Self:
-        options = cls.parse_options(info)
+    def from_options(cls, info: ConnectionInfo, options: WebhookOptions) -> Self:
         url = webhook_url(info, options.endpoint)
         if options.api_key_header:
             if not info.password:
@@ -135,55 +125,22 @@ class WebhookConnector(Connector):
 
     # -- the contract ------------------------------------------------------------------------
 
-    def observe_backoff(self, attempts: int) -> None:
-        """Count consecutive failures from the engine's `push_backoff.attempts` (called before sending)."""
-        self.failures = max(0, attempts)
-
     def should_send(self, message: PushMessage) -> bool:
         return self.filter.wants_kind(message.routing_key) and self.filter.accepts(
             message.routing_key, message.body
         )
 
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
-        """POST the messages one by one; stop at the first transient failure.
+        """POST the messages one by one; stop after the first transient or connector-fatal answer.
 
-        A failed delivery is a transient failure or a rejected (dead-lettered) message; a 2xx ends
-        the run of failures. Once `pause_after_failures` have failed in a row, counting from the
-        engine's consecutive transient failures (:meth:`observe_backoff`):
-
-        - at the start of a call the webhook pauses itself: :class:`ConnectorPaused` is raised
-          before anything is sent; the engine keeps every message in its backlog and pauses the
-          connector with the reason, until an operator resumes it (which also resets the backoff);
-        - in the middle of a call (a run of rejected messages) the rest is held back: the next
-          message is reported TRANSIENT, unsent, and the engine backs off, which counts one more.
-
-        A connector-fatal answer (credentials rejected, gone, redirected) raises
-        :class:`ConnectorFatal` with the outcomes of the messages delivered before it in the call.
+        A connector-fatal answer (credentials rejected, gone, redirected) ends the list, after the
+        outcomes of the messages delivered before it in the call.
         """
         outcomes: list[Outcome] = []
-        limit = self.options.pause_after_failures
         for message in batch:
-            if limit and self.failures >= limit:
-                if not outcomes:
-                    raise ConnectorPaused(self._pause_reason())
-                outcomes.append(
-                    Outcome(
-                        Result.TRANSIENT,
-                        f"{self.failures} deliveries in a row failed (last: {self.last_error}): holding the "
-                        "rest back for the backoff instead of dead-lettering them all",
-                    )
-                )
-                break
             answer = self._post(message)
-            if answer.result is Result.OK:
-                self.failures, self.last_error = 0, None
-            else:
-                self.failures += 1
-                self.last_error = answer.detail
-            if isinstance(answer, Fatal):
-                raise ConnectorFatal(answer.detail, outcomes=outcomes)  # what was delivered counts
             outcomes.append(answer)
-            if answer.result is Result.TRANSIENT:
+            if answer.result is Result.TRANSIENT:  # or connector-fatal
                 break
         return outcomes
 
@@ -214,7 +171,7 @@ class WebhookConnector(Connector):
         return self._http
 
     def _post(self, message: PushMessage) -> Outcome:
-        """Send one message; return its outcome (a :class:`Fatal` if nothing will get through)."""
+        """Send one message; return its outcome (connector-fatal if nothing will get through)."""
         body = _encode(webhook_payload(message.body, self.webhook_name, self.options.webhook_id))
         try:
             with self._client().stream(
@@ -222,52 +179,35 @@ class WebhookConnector(Connector):
             ) as response:
                 excerpt = _read_some(response)
         except httpx.TimeoutException as exc:
-            return Outcome(
-                Result.TRANSIENT,
+            return Outcome.transient(
                 f"no answer within {self.options.timeout:g} s ({type(exc).__name__}); it is sent again "
                 f"with the same {PUSH_ID_HEADER}",
             )
         except httpx.HTTPError as exc:
-            return Outcome(Result.TRANSIENT, self._redact(f"{type(exc).__name__}: {exc}"))
+            return Outcome.transient(self._redact(f"{type(exc).__name__}: {exc}"))
         answer = classify(response, excerpt)
         return answer._replace(detail=self._redact(answer.detail)) if answer.detail else answer
 
     def _redact(self, text: str) -> str:
         return redact(text, *self._secrets)
 
-    def _pause_reason(self) -> str:
-        last = f"; last: {self.last_error}" if self.last_error else "; the failures are in push_log"
-        return (
-            f"webhook paused after {self.failures} consecutive failed deliveries "
-            f"(pause_after_failures={self.options.pause_after_failures}){last}; fix the receiver, then "
-            f"resume it (`bugzilla-push resume {self.name}` or the push console)"
-        )
-
-
-class Fatal(Outcome):
-    """An answer after which no message will get through until an operator acts (never stored)."""
-
-    __slots__ = ()
-
 
 def classify(response: httpx.Response, excerpt: str) -> Outcome:
-    """Map a receiver's answer to an outcome; a :class:`Fatal` one means every message would fail."""
+    """Map a receiver's answer to an outcome; a connector-fatal one means every message would fail."""
     status = response.status_code
     if 200 <= status < 300:
-        return OK
+        return Outcome.sent()
     text = f"HTTP {status} {response.reason_phrase}".rstrip() + (f": {excerpt}" if excerpt else "")
     if status in _CREDENTIALS_REJECTED:
-        return Fatal(
-            Result.ERROR,
+        return Outcome.fatal(
             f"the receiver rejects our credentials ({text}): check the API key (the connection's password) "
             "and the extra 'api_key_header'",
         )
     if status == 410:
-        return Fatal(Result.ERROR, f"the endpoint says it is gone ({text}): remove or fix the webhook")
+        return Outcome.fatal(f"the endpoint says it is gone ({text}): remove or fix the webhook")
     if 300 <= status < 400:
         where = _clip(response.headers.get("location", ""), 120)
-        return Fatal(
-            Result.ERROR,
+        return Outcome.fatal(
             f"the receiver redirects ({text}; Location: {where or 'none'}): set the webhook's URL to the "
             "final address (redirects are not followed, so the API key stays with the configured host)",
         )
@@ -275,8 +215,8 @@ def classify(response: httpx.Response, excerpt: str) -> Outcome:
         retry_after = response.headers.get("retry-after")
         if retry_after:
             text += f" (Retry-After: {_clip(retry_after, 40)}; the backoff decides when to retry)"
-        return Outcome(Result.TRANSIENT, text)
-    return Outcome(Result.ERROR, f"the receiver rejected this message: {text}")
+        return Outcome.transient(text)
+    return Outcome.rejected(f"the receiver rejected this message: {text}")
 
 
 def _read_some(response: httpx.Response) -> str:

@@ -9,9 +9,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from bugzilla_push.connectors.base import ConnectionInfo, ConnectorConfigError
+from bugzilla_push.connectors.base import ConnectionInfo, ConnectorConfigError, ConnectorOptions
 from bugzilla_push.connectors.webhook.payload import ANY, EVENT_KINDS, EventKind
 
 PUSH_ID_HEADER = "X-Bugzilla-Push-Id"  # the same on every retry: receivers drop duplicates by it
@@ -19,10 +19,9 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RF
 _RESERVED_HEADERS = {"accept", "content-type", "content-length", "host", "user-agent", PUSH_ID_HEADER.lower()}
 
 
-class WebhookOptions(BaseModel):
+class WebhookOptions(ConnectorOptions):
     """Options in a webhook connection's extra (in a URI connection, its query parameters)."""
 
-    model_config = ConfigDict(extra="forbid")
     # "": a path (and query) put after the connection's URL, like HttpHook's endpoint.
     endpoint: str = ""
     # Any: one product's name, or Any (BMO's webhook setting).
@@ -35,8 +34,8 @@ class WebhookOptions(BaseModel):
     api_key_header: str | None = None
     # 30 s (BMO's) per connect, read or write: shorter frees the task sooner, makes slow receivers retries.
     timeout: float = Field(30.0, gt=0, le=300)
-    # 10: pause after this many failed deliveries in a row (0 never); lower spares a dead receiver sooner,
-    # higher rides out longer outages without an operator.
+    # 10: the engine pauses the webhook after this many failed deliveries in a row (0 never); lower
+    # spares a dead receiver sooner, higher rides out longer outages without an operator.
     pause_after_failures: int = Field(10, ge=0)
     # False: send private comments and attachments too, reduced to ids (what BMO's insiders get).
     include_private_comments: bool = False

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bugzilla_push.config import DeliveryConfig
-from bugzilla_push.connectors.base import ConnectorFatal
+from bugzilla_push.connectors.base import ConnectorFatal, raise_if_fatal
 from bugzilla_push.connectors.elasticsearch.documents import privacy_transition
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import Result
@@ -255,7 +255,7 @@ def test_a_missing_index_that_the_cluster_will_not_create_is_connector_fatal(
 ) -> None:
     double.cluster.auto_create_index = False
     with target.connector(manage_indices=False) as connector, pytest.raises(ConnectorFatal) as failure:
-        connector.send(sample_messages(10))
+        raise_if_fatal(connector.send(sample_messages(10)))
     assert "does not exist" in str(failure.value)
     assert "auto_create_index" in str(failure.value)
     assert double.cluster.indices == {}
@@ -272,7 +272,7 @@ def test_a_fatal_item_later_in_a_batch_raises_with_the_outcomes_of_what_came_bef
         target.connector() as connector,
         pytest.raises(ConnectorFatal, match="403 security_exception") as fatal,
     ):
-        connector.send(messages)
+        raise_if_fatal(connector.send(messages))
     assert [o.result for o in fatal.value.outcomes] == [Result.OK] * first_comment
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bugzilla_push.bugzilla import BugzillaReader
-from bugzilla_push.connectors import ConnectorFatal
+from bugzilla_push.connectors import ConnectorFatal, raise_if_fatal
 from bugzilla_push.connectors.phabricator import PhabricatorConnector
 from bugzilla_push.model import PushRow, Result, parse_message
 from bugzilla_push.store import open_store
@@ -54,7 +54,7 @@ def send(connector: PhabricatorConnector, *messages: NewMessage) -> list[Outcome
     with connector:
         batch = [m for m in parsed(*messages) if connector.should_send(m)]
         assert len(batch) == len(messages)
-        return connector.send(batch)
+        return raise_if_fatal(connector.send(batch))
 
 
 def secure(world: World, *groups: str) -> NewMessage:
@@ -198,7 +198,7 @@ def test_without_a_bugzilla_database_the_connector_is_fatal_and_an_unreadable_on
 ) -> None:
     connector = PhabricatorConnector("phabricator", world.conduit.url, TOKEN)
     with pytest.raises(ConnectorFatal, match="reads Bugzilla's tables but was given no database"):
-        connector.send(parsed(secure(world, "core-security")))
+        raise_if_fatal(connector.send(parsed(secure(world, "core-security"))))
 
     connector.use_bugzilla(BugzillaReader.from_url(f"sqlite:///{tmp_path}/empty.db"))
     [outcome] = connector.send(parsed(change(world.bug, "cc", is_private=True)))

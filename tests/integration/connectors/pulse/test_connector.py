@@ -17,7 +17,7 @@ import pytest
 from bugzilla_push.cli import parse_enqueue_input
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors import ConnectorFatal, build_connector
-from bugzilla_push.connectors.base import OK
+from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.connectors.file import FileConnector
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import PushRow, Result, parse_message
@@ -133,7 +133,7 @@ def test_unroutable_messages_are_delivered_as_far_as_pulse_is_concerned() -> Non
     messages = [parse_message(r, 10**7) for r in sample_rows(30)]
     try:
         with pulse("pulse", exchange) as connector:
-            assert connector.send(messages) == [OK] * 30
+            assert connector.send(messages) == [Outcome.sent()] * 30
     finally:
         BoundQueue(exchange, unique("unused")).delete()
 
@@ -157,9 +157,9 @@ def test_a_connection_the_broker_closed_while_idle_is_reopened_without_a_failure
     name = unique("pulse")[:32]
     messages = [parse_message(r, 10**7) for r in sample_rows(40)]
     with pulse(name, queue.exchange) as connector:
-        assert connector.send(messages[:20]) == [OK] * 20
+        assert connector.send(messages[:20]) == [Outcome.sent()] * 20
         close_client_connection(f"bugzilla-push {name}")
-        assert connector.send(messages[20:]) == [OK] * 20
+        assert connector.send(messages[20:]) == [Outcome.sent()] * 20
         assert connector.publisher.connections_opened == 2
     assert [m.message_id for m in queue.drain()] == list(range(1, 41))
 

@@ -18,7 +18,7 @@ import pytest
 
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors import build_connector
-from bugzilla_push.connectors.base import OK
+from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.connectors.file import FileConnector
 from bugzilla_push.connectors.pulse.connector import PulseConnector
 from bugzilla_push.connectors.pulse.publisher import ConfirmingPublisher
@@ -174,12 +174,12 @@ def test_a_broker_blocking_publishers_longer_than_the_timeout_is_transient(queue
     batch = messages(200)
     connector = build_connector(pulse_info("pulse", queue.exchange, blocked_connection_timeout=1.0))
     with connector:
-        assert connector.send(batch[:100]) == [OK] * 100
+        assert connector.send(batch[:100]) == [Outcome.sent()] * 100
         with memory_alarm():
             outcomes = connector.send(batch[100:])
         assert [o.result for o in outcomes] == [Result.TRANSIENT]
         assert "blocked publishing" in (outcomes[0].detail or "")
-        assert connector.send(batch[100:]) == [OK] * 100  # after the alarm, the same messages go
+        assert connector.send(batch[100:]) == [Outcome.sent()] * 100  # after the alarm, the same messages go
     dedup_keeps_order([m.message_id for m in queue.drain()], list(range(1, 201)), window=100)
 
 
@@ -189,13 +189,13 @@ def test_a_silent_link_is_noticed_by_the_heartbeat_and_is_transient(queue: Bound
         info = pulse_info("pulse", queue.exchange, heartbeat=1, confirm_timeout=120)
         info = replace(info, port=proxy.port)
         with build_connector(info) as connector:
-            assert connector.send(batch[:20]) == [OK] * 20
+            assert connector.send(batch[:20]) == [Outcome.sent()] * 20
             proxy.freeze()
             outcomes = connector.send(batch[20:40])
             assert [o.result for o in outcomes] == [Result.TRANSIENT]
             assert "no heartbeat" in (outcomes[0].detail or "")
             proxy.cut()  # the dead link's unsent bytes are gone, as on a real network
-            assert connector.send(batch[20:]) == [OK] * 40
+            assert connector.send(batch[20:]) == [Outcome.sent()] * 40
     assert [m.message_id for m in queue.drain()] == list(range(1, 61))
 
 
@@ -205,14 +205,14 @@ def test_no_confirm_within_confirm_timeout_is_transient_and_drops_the_connection
         info = pulse_info("pulse", queue.exchange, confirm_timeout=1.5)
         info = replace(info, port=proxy.port)
         with build_connector(info) as connector:
-            assert connector.send(batch[:20]) == [OK] * 20
+            assert connector.send(batch[:20]) == [Outcome.sent()] * 20
             proxy.freeze()
             outcomes = connector.send(batch[20:])
             assert [o.result for o in outcomes] == [Result.TRANSIENT]
             assert "confirm_timeout" in (outcomes[0].detail or "")
             assert not connector.publisher.connected
             proxy.cut()
-            assert connector.send(batch[20:]) == [OK] * 20
+            assert connector.send(batch[20:]) == [Outcome.sent()] * 20
             assert connector.publisher.connections_opened == 2
     assert [m.message_id for m in queue.drain()] == list(range(1, 41))
 
@@ -225,14 +225,14 @@ def test_messages_stored_by_the_broker_but_never_confirmed_are_resent_and_recogn
     with FreezableProxy((AMQP_HOST, AMQP_PORT)) as proxy:
         info = pulse_info("pulse", queue.exchange, confirm_window=window, confirm_timeout=1.5)
         with build_connector(replace(info, port=proxy.port)) as connector:
-            assert connector.send(batch[:50]) == [OK] * 50
+            assert connector.send(batch[:50]) == [Outcome.sent()] * 50
             proxy.hold_replies()  # the broker gets the messages; its confirms are lost on the way back
             outcomes = connector.send(batch[50:])
             assert [o.result for o in outcomes] == [Result.TRANSIENT]
             assert "confirm_timeout" in (outcomes[0].detail or "")
             wait_until(lambda: queue.depth() == 50 + window, 30, "the unconfirmed window to be queued")
             proxy.cut()
-            assert connector.send(batch[50:]) == [OK] * 250
+            assert connector.send(batch[50:]) == [Outcome.sent()] * 250
     received = queue.drain()
     ids = [m.message_id for m in received]
     assert dedup_keeps_order(ids, list(range(1, 301)), window) == window  # exactly the window, once more

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bugzilla_push.connectors import ConnectorFatal, build_connector
-from bugzilla_push.connectors.base import OK
+from bugzilla_push.connectors import ConnectorFatal, build_connector, raise_if_fatal
+from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.model import PushRow, parse_message
 from bugzilla_push.samples import BugzillaSimulator
 from tests.integration.connectors.pulse.support import (
@@ -68,7 +68,7 @@ def test_amqps_delivers_when_the_brokers_certificate_is_trusted(
     info = pulse_info("pulse", queue.exchange, ca_file=str(certificate))
     info = replace(info, conn_type="amqps", port=tls_proxy.port)
     with build_connector(info) as connector:
-        assert connector.send(messages(50)) == [OK] * 50
+        assert connector.send(messages(50)) == [Outcome.sent()] * 50
     assert [m.message_id for m in queue.drain()] == list(range(1, 51))
     assert tls_proxy.handshake_errors == []
 
@@ -78,7 +78,7 @@ def test_an_untrusted_certificate_stops_the_connector_and_says_how_to_fix_it(
 ) -> None:
     info = replace(pulse_info("pulse", queue.exchange), conn_type="amqps", port=tls_proxy.port)
     with build_connector(info) as connector, pytest.raises(ConnectorFatal) as raised:
-        connector.send(messages(5))
+        raise_if_fatal(connector.send(messages(5)))
     assert "TLS certificate of 127.0.0.1 is not trusted" in str(raised.value)
     assert "ca_file" in str(raised.value)
     assert queue.drain() == []

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bugzilla_push.connectors import ConnectorFatal, ConnectorPaused
+from bugzilla_push.connectors import ConnectorFatal
+from bugzilla_push.engine import ConnectorPaused
 from bugzilla_push.model import Result
 from bugzilla_push.reports import DeliveryReport
 from tests.doubles.webhook_receiver import Reply, Request, WebhookReceiver, always

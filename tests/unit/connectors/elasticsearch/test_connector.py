@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bugzilla_push.connectors import ConnectionInfo, ConnectorConfigError, build_connector
+from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.connectors.elasticsearch.connector import ElasticsearchConnector, cluster_url
 from bugzilla_push.connectors.elasticsearch.documents import Action
-from bugzilla_push.connectors.elasticsearch.results import Verdict, classify_item, combine
+from bugzilla_push.connectors.elasticsearch.results import ALREADY_APPLIED, classify_item, combine
+from bugzilla_push.model import Result
 
 INDEX = Action("index", "bugs", "7", 20, {"bug_id": 7})
 DELETE = Action("delete", "bugs", "7", 21)
@@ -125,17 +127,24 @@ def test_the_password_is_not_in_the_repr_of_the_connection_or_connector() -> Non
 )
 def test_each_bulk_item_result_is_classified(action: Action, item: dict, kind: str, already: bool) -> None:
     verdict = classify_item(action, item)
-    assert (verdict.kind, verdict.already) == (kind, already)
+    assert (kind_of(verdict), verdict.detail == ALREADY_APPLIED) == (kind, already)
+
+
+def kind_of(outcome: Outcome) -> str:
+    """Name an item's outcome as the tests do: ok, error, transient or fatal."""
+    if outcome.connector_fatal:
+        return "fatal"
+    return {Result.OK: "ok", Result.ERROR: "error"}.get(outcome.result, "transient")
 
 
 def test_a_message_with_several_items_takes_the_worst_verdict() -> None:
     ok, error, transient, fatal = (
-        Verdict("ok"),
-        Verdict("error", "e"),
-        Verdict("transient", "t"),
-        Verdict("fatal", "f"),
+        Outcome.sent(),
+        Outcome.rejected("e"),
+        Outcome.transient("t"),
+        Outcome.fatal("f"),
     )
-    assert combine([ok, ok]).kind == "ok"
-    assert combine([ok, error]).kind == "error"
-    assert combine([error, transient]).kind == "transient"
-    assert combine([transient, fatal, ok]).kind == "fatal"
+    assert kind_of(combine([ok, ok])) == "ok"
+    assert kind_of(combine([ok, error])) == "error"
+    assert kind_of(combine([error, transient])) == "transient"
+    assert kind_of(combine([transient, fatal, ok])) == "fatal"

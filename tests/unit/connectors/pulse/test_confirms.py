@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pika
 
-from bugzilla_push.connectors.base import OK, Outcome
+from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.connectors.pulse.confirms import Publication, PublishRun
-from bugzilla_push.model import Result
+
+SENT = Outcome.sent()
 
 
 def publications(*sizes: int) -> list[Publication]:
@@ -28,16 +29,16 @@ def test_multiple_acks_settle_every_tag_up_to_the_one_given() -> None:
     run = PublishRun(publications(1, 1, 1, 1, 1))
     published(run, 5)
     run.settle(3, multiple=True, ok=True)
-    assert run.results == [OK, OK, OK, None, None]
+    assert run.results == [SENT, SENT, SENT, None, None]
     assert list(run.outstanding) == [4, 5]
     run.settle(5, multiple=False, ok=True)  # out of order: 4 is still unconfirmed
     report = run.report()
-    assert report.outcomes == [OK, OK, OK]
+    assert report.outcomes == [SENT, SENT, SENT]
     assert report.failure is not None
-    assert not report.failure.fatal
+    assert not report.failure.connector_fatal
     run.settle(4, multiple=False, ok=True)
     assert run.finished
-    assert run.report().outcomes == [OK] * 5
+    assert run.report().outcomes == [SENT] * 5
     assert run.report().failure is None
 
 
@@ -48,7 +49,7 @@ def test_a_nack_stops_the_report_at_the_refused_message_even_if_later_ones_were_
     run.settle(2, multiple=False, ok=False)
     run.settle(4, multiple=True, ok=True)
     report = run.report()
-    assert report.outcomes == [OK]
+    assert report.outcomes == [SENT]
     assert report.failure is not None
     assert "nack" in report.failure.detail
     assert run.finished  # nothing in flight, and a failure: no more publishing
@@ -60,7 +61,7 @@ def test_a_lost_channel_leaves_everything_unconfirmed_as_not_sent() -> None:
     run.settle(1, multiple=False, ok=True)
     run.lose_unconfirmed()
     assert run.outstanding == {}
-    assert run.report().outcomes == [OK]
+    assert run.report().outcomes == [SENT]
 
 
 def test_after_a_size_refusal_publishing_restarts_at_the_first_unconfirmed_message_in_order() -> None:
@@ -71,7 +72,7 @@ def test_after_a_size_refusal_publishing_restarts_at_the_first_unconfirmed_messa
     run.lose_unconfirmed()
     assert run.rewind(limit=100)
     assert run.next == 1
-    assert run.results == [OK, None, None, None, None]
+    assert run.results == [SENT, None, None, None, None]
 
 
 def test_no_rewind_when_no_unconfirmed_message_is_over_the_limit() -> None:
@@ -84,7 +85,7 @@ def test_no_rewind_when_no_unconfirmed_message_is_over_the_limit() -> None:
 
 def test_refused_messages_keep_their_place_in_the_report() -> None:
     run = PublishRun(publications(1, 1, 1))
-    too_big = Outcome(Result.ERROR, "too big")
-    run.results = [OK, too_big, OK]
+    too_big = Outcome.rejected("too big")
+    run.results = [SENT, too_big, SENT]
     run.next = 3
-    assert run.report().outcomes == [OK, too_big, OK]
+    assert run.report().outcomes == [SENT, too_big, SENT]

@@ -60,7 +60,7 @@ def test_the_root_cause_is_found_under_pikas_wrappers() -> None:
 )
 def test_connection_set_up_failures_an_operator_must_fix_are_fatal(exc: Exception, says: str) -> None:
     failure = classify_open_error(exc, TARGET)
-    assert failure.fatal
+    assert failure.connector_fatal
     assert says in failure.detail
 
 
@@ -83,7 +83,7 @@ def test_connection_set_up_failures_an_operator_must_fix_are_fatal(exc: Exceptio
 )
 def test_lost_or_refused_connections_are_transient(exc: Exception, says: str) -> None:
     failure = classify_open_error(exc, TARGET)
-    assert not failure.fatal
+    assert not failure.connector_fatal
     assert says in failure.detail
     assert classify_lost(exc, TARGET) == failure
 
@@ -113,7 +113,7 @@ def test_channel_closures_are_classified_by_reply_code(
     code: int, text: str, target: Target, declaring: bool, fatal: bool, says: str
 ) -> None:
     failure = classify_channel_closed(px.ChannelClosedByBroker(code, text), target, declaring)
-    assert failure.fatal is fatal
+    assert failure.connector_fatal is fatal
     assert says in failure.detail
 
 

@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bugzilla_push.connectors.base import OK
+from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.connectors.pulse.confirms import PublishReport
 from bugzilla_push.connectors.pulse.connector import PulseConnector
 from bugzilla_push.connectors.pulse.routing import AMQP_KEY_MAX_BYTES, amqp_routing_key
@@ -56,7 +56,7 @@ class RecordingPublisher:
 
     def publish(self, items: Sequence[Publication]) -> PublishReport:
         self.published += items
-        return PublishReport([OK] * len(items))
+        return PublishReport([Outcome.sent()] * len(items))
 
     def close(self) -> None:
         pass
@@ -79,7 +79,7 @@ def test_a_cut_key_is_logged_with_the_push_id_and_said_in_the_messages_log_row(
     with caplog.at_level(logging.WARNING, logger="bugzilla_push.connectors.pulse.connector"):
         outcomes = pulse.send([message(41, "bug.modify:status"), message(42, HUGE)])
     assert [p.routing_key for p in publisher.published] == ["bug.modify:status", amqp_routing_key(HUGE)]
-    assert outcomes[0] == OK
+    assert outcomes[0] == Outcome.sent()
     assert outcomes[1].result is Result.OK
     assert outcomes[1].detail is not None
     assert f"routing key of {len(HUGE)} bytes published as its first" in outcomes[1].detail

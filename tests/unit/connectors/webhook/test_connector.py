@@ -1,4 +1,7 @@
-"""The webhook connector's sending, without a network: httpx's mock transport answers as each test says."""
+"""The webhook connector's sending, without a network: httpx's mock transport answers as each test says.
+
+The self-pause tests run the engine over the webhook on a SQLite store: pausing is engine policy.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bugzilla_push.connectors.base import ConnectorFatal, ConnectorPaused, Outcome
+from bugzilla_push.backoff import Backoff
+from bugzilla_push.connectors.base import ConnectorFatal, Outcome, raise_if_fatal
 from bugzilla_push.connectors.webhook.connector import WebhookConnector, classify
 from bugzilla_push.connectors.webhook.options import WebhookOptions
+from bugzilla_push.engine import ConnectorPaused
 from bugzilla_push.model import PushMessage, Result
+from bugzilla_push.store import Commit, NewMessage, Store
+from tests.fakes import FakeClock
+from tests.support import deliver_after_backoff
 from tests.unit.connectors.webhook.messages import bug, comment, message, payload
 
 KEY = "k3y-7a1f-secret-9c2e"
@@ -44,7 +52,10 @@ class Recorder:
 
 def connector(handler: Handler, **options: object) -> WebhookConnector:
     opts = WebhookOptions(**{"api_key_header": "X-Api-Key", **options})
-    return WebhookConnector("webhook_triage", URL, opts, api_key=KEY, transport=httpx.MockTransport(handler))
+    transport = httpx.MockTransport(handler)
+    webhook = WebhookConnector("webhook_triage", URL, opts, api_key=KEY, transport=transport)
+    webhook.pause_after = opts.pause_after_failures  # what from_connection sets from the extra
+    return webhook
 
 
 def batch(*ids: int) -> list[PushMessage]:
@@ -105,7 +116,7 @@ def test_without_an_api_key_no_key_header_is_sent() -> None:
 def test_statuses_are_classified(status: int, result: Result) -> None:
     answer = classify(httpx.Response(status, text="nope"), "nope")
     assert answer.result == result
-    assert type(answer) is Outcome  # not connector-fatal
+    assert not answer.connector_fatal
     if result is not Result.OK:
         assert answer.detail.startswith(f"HTTP {status}") or f"HTTP {status}" in answer.detail
 
@@ -126,7 +137,7 @@ def test_statuses_are_classified(status: int, result: Result) -> None:
 def test_answers_no_message_can_get_past_are_connector_fatal(status: int, words: str) -> None:
     recorder = Recorder({1: httpx.Response(status, headers={"Location": "https://elsewhere.example/"})})
     with pytest.raises(ConnectorFatal, match=words) as caught:
-        connector(recorder).send(batch(1, 2, 3))
+        raise_if_fatal(connector(recorder).send(batch(1, 2, 3)))
     assert f"HTTP {status}" in str(caught.value)
     assert recorder.ids == [1]  # nothing more was sent
 
@@ -135,7 +146,7 @@ def test_a_fatal_answer_after_deliveries_raises_with_what_was_delivered() -> Non
     recorder = Recorder({3: 410})
     webhook = connector(recorder)
     with pytest.raises(ConnectorFatal, match="gone") as fatal:
-        webhook.send(batch(1, 2, 3, 4))
+        raise_if_fatal(webhook.send(batch(1, 2, 3, 4)))
     assert results(fatal.value.outcomes) == [Result.OK, Result.OK]  # the engine records these two
     assert recorder.ids == [1, 2, 3]  # nothing after the refusal was tried
 
@@ -223,43 +234,70 @@ def test_one_client_is_kept_across_calls_and_closed() -> None:
     webhook.close()
 
 
-# -- self-pause ---------------------------------------------------------------------------------
+# -- self-pause: the engine's policy, on a SQLite store ------------------------------------------
 
 
-def test_the_engines_count_of_failures_pauses_the_webhook_before_anything_is_sent() -> None:
+def enqueue(store: Store, count: int) -> None:
+    """Queue `count` bug messages; a fresh store gives them push ids 1 to `count`."""
+    bodies = [payload("bug", bug(bug_id=1900000 + i)) for i in range(1, count + 1)]
+    rows = [NewMessage(json.dumps(b), b["event"]["routing_key"], b["event"]["change_set"]) for b in bodies]
+    store.enqueue(rows, now=FakeClock().now)
+
+
+def deliver(
+    store: Store, clock: FakeClock, webhook: WebhookConnector, failed_before: int = 0
+) -> list[Outcome]:
+    """One engine run for the webhook once its backoff is over; return the outcomes it logged.
+
+    :param failed_before: transient failures in a row of earlier runs (the backoff's attempts)
+    """
+    if failed_before:
+        store.record(Commit(webhook.name, clock.now, backoff=Backoff(failed_before, clock.now)))
+    logged = store.query("SELECT COUNT(*) FROM push_log")[0][0]
+    deliver_after_backoff(store, clock, webhook)
+    rows = store.query("SELECT result, data FROM push_log ORDER BY id")[logged:]
+    return [Outcome(Result(result), detail) for result, detail in rows]
+
+
+def test_the_engines_count_of_failures_pauses_the_webhook_before_anything_is_sent(
+    store: Store, clock: FakeClock
+) -> None:
+    enqueue(store, 2)
     recorder = Recorder()
     webhook = connector(recorder, pause_after_failures=3)
-    webhook.observe_backoff(3)
     with pytest.raises(
         ConnectorFatal, match=r"webhook paused after 3 consecutive failed deliveries"
     ) as caught:
-        webhook.send(batch(1, 2))
+        deliver(store, clock, webhook, failed_before=3)
     assert "pause_after_failures=3" in str(caught.value)
     assert isinstance(caught.value, ConnectorPaused)
     assert "bugzilla-push resume webhook_triage" in str(caught.value)
     assert recorder.requests == []
 
 
-def test_below_the_limit_the_webhook_keeps_sending_and_a_success_resets_the_count() -> None:
+def test_below_the_limit_the_webhook_keeps_sending_and_a_success_resets_the_count(
+    store: Store, clock: FakeClock
+) -> None:
+    enqueue(store, 1)
     recorder = Recorder()
     webhook = connector(recorder, pause_after_failures=3)
-    webhook.observe_backoff(2)
-    assert results(webhook.send(batch(1))) == [Result.OK]
-    assert webhook.failures == 0
+    assert results(deliver(store, clock, webhook, failed_before=2)) == [Result.OK]
+    assert store.backoff(webhook.name).attempts == 0
 
 
-def test_failures_seen_by_this_instance_count_on_top_of_the_engines() -> None:
+def test_failures_of_a_delivery_count_on_top_of_those_of_earlier_runs(store: Store, clock: FakeClock) -> None:
+    enqueue(store, 1)
     recorder = Recorder({1: 503})
     webhook = connector(recorder, pause_after_failures=3)
-    webhook.observe_backoff(2)
-    assert results(webhook.send(batch(1))) == [Result.TRANSIENT]
+    assert results(deliver(store, clock, webhook, failed_before=2)) == [Result.TRANSIENT]
     with pytest.raises(ConnectorFatal, match="paused after 3 .*last: HTTP 503"):
-        webhook.send(batch(1))
+        deliver(store, clock, webhook)
 
 
-def test_a_run_of_rejected_messages_holds_the_rest_back_unsent() -> None:
+def test_a_run_of_rejected_messages_holds_the_rest_back_unsent(store: Store, clock: FakeClock) -> None:
+    enqueue(store, 9)
     recorder = Recorder(dict.fromkeys(range(1, 10), 404))
-    outcomes = connector(recorder, pause_after_failures=3).send(batch(*range(1, 10)))
+    outcomes = deliver(store, clock, connector(recorder, pause_after_failures=3))
     assert results(outcomes) == [Result.ERROR] * 3 + [Result.TRANSIENT]
     assert recorder.ids == [1, 2, 3]
     assert (
@@ -268,17 +306,18 @@ def test_a_run_of_rejected_messages_holds_the_rest_back_unsent() -> None:
     )
 
 
-def test_rejections_separated_by_a_success_do_not_pause() -> None:
+def test_rejections_separated_by_a_success_do_not_pause(store: Store, clock: FakeClock) -> None:
+    enqueue(store, 6)
     recorder = Recorder({1: 404, 2: 404, 4: 404, 5: 404})
-    outcomes = connector(recorder, pause_after_failures=3).send(batch(1, 2, 3, 4, 5, 6))
+    outcomes = deliver(store, clock, connector(recorder, pause_after_failures=3))
     assert results(outcomes) == [Result.ERROR, Result.ERROR, Result.OK, Result.ERROR, Result.ERROR, Result.OK]
 
 
-def test_zero_never_pauses() -> None:
+def test_zero_never_pauses(store: Store, clock: FakeClock) -> None:
+    enqueue(store, 29)
     recorder = Recorder(dict.fromkeys(range(1, 30), 404))
     webhook = connector(recorder, pause_after_failures=0)
-    webhook.observe_backoff(1000)
-    assert results(webhook.send(batch(*range(1, 30)))) == [Result.ERROR] * 29
+    assert results(deliver(store, clock, webhook, failed_before=1000)) == [Result.ERROR] * 29
 
 
 def test_private_messages_are_posted_reduced_to_ids() -> None:
