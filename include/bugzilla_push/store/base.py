@@ -39,7 +39,7 @@ from bugzilla_push.store.records import (
 )
 from bugzilla_push.store.schema import apply_migrations, current_version
 from bugzilla_push.store.session import Session
-from bugzilla_push.store.status import queue_status
+from bugzilla_push.store.status import pending, queue_status
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -269,8 +269,7 @@ class Store(Session):
 
     def pending(self) -> tuple[int, datetime | None]:
         """Return how many rows wait in `push`, and the oldest one's `push_ts`."""
-        count, oldest = self.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
-        return count, self.dialect.from_db(oldest)
+        return pending(self)
 
     def backlog_rows(self, connector: str, limit: int) -> list[PushRow]:
         """Read the connector's oldest backlog rows, in push-id order."""

@@ -8,14 +8,21 @@ from bugzilla_push.store.records import ConnectorStatus, QueueStatus
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from bugzilla_push.store.session import Session
+
+
+def pending(store: Session) -> tuple[int, datetime | None]:
+    """Return how many rows wait in `push`, and the oldest one's `push_ts`."""
+    count, oldest = store.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
+    return int(count), store.dialect.from_db(oldest)
 
 
 def queue_status(store: Session, connectors: Sequence[str] = ()) -> QueueStatus:
     """Read pending queue, backlogs, backoff, dead letters, the open batch and the last run."""
     d = store.dialect
-    pending, oldest = store.pending()
+    waiting, oldest = pending(store)
     states: dict[str, dict[str, Any]] = {c: {} for c in connectors}
     for name, depth, first_ts in store.query(
         "SELECT connector, COUNT(*), MIN(push_ts) FROM push_backlog GROUP BY connector"
@@ -98,7 +105,7 @@ def queue_status(store: Session, connectors: Sequence[str] = ()) -> QueueStatus:
     ]
     return QueueStatus(
         recent_dead_letters=dead_letters,
-        pending=pending,
+        pending=waiting,
         pending_oldest_ts=oldest,
         connectors={name: ConnectorStatus(name, **fields) for name, fields in sorted(states.items())},
         open_batch=open_batch,

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
     from elasticsearch import Elasticsearch
 
-    from bugzilla_push.connectors.elasticsearch.documents import Kind
+    from bugzilla_push.connectors.elasticsearch.mappings import Kind
     from bugzilla_push.model import PushMessage
 
 log = logging.getLogger(__name__)
@@ -313,16 +313,17 @@ class ElasticsearchConnector(Connector):
             source=source,
             ignore_unavailable=True,
         )["hits"]
-        if found["total"]["value"] <= len(found["hits"]):
-            return found["hits"]
-        hits = []
+        first: list[dict[str, Any]] = found["hits"]
+        if found["total"]["value"] <= len(first):
+            return first
+        hits: list[dict[str, Any]] = []
         for index, (kind, _) in where.items():
             after: list[Any] | None = None
             while True:
                 page = self.client.search(
                     index=index,
                     query=query,
-                    sort=[{ID_FIELD[kind]: {"order": "asc", "unmapped_type": "long"}}],  # type: ignore[index]
+                    sort=[{ID_FIELD[kind]: {"order": "asc", "unmapped_type": "long"}}],
                     size=SEARCH_PAGE,
                     search_after=after,
                     source=source,

@@ -25,7 +25,7 @@ ALREADY_APPLIED = "already applied"
 
 def classify_item(action: Action, item: dict[str, Any]) -> Outcome:
     """Classify one item of a bulk response (`{"index": {...}}`) for the action that produced it."""
-    result = item.get(action.op) or next(iter(item.values()), {})
+    result: dict[str, Any] = item.get(action.op) or next(iter(item.values()), {})
     status = int(result.get("status") or 0)
     error = result.get("error") or {}
     etype = error.get("type", "") if isinstance(error, dict) else str(error)

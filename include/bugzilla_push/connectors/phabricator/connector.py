@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Self, cast
 
 from bugzilla_push.bugzilla import BugzillaUnavailable
 from bugzilla_push.connectors.base import Connector, ConnectorConfigError, Outcome
+from bugzilla_push.connectors.http_url import http_url
 from bugzilla_push.connectors.phabricator.conduit import (
     ConduitClient,
     ConduitFailed,
@@ -44,7 +45,6 @@ from bugzilla_push.connectors.phabricator.policy import (
     wants,
 )
 from bugzilla_push.connectors.phabricator.sync import BugSync, PhabricatorSetupError, ProjectMissing
-from bugzilla_push.connectors.webhook.options import webhook_url
 from bugzilla_push.model import Result
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class PhabricatorConnector(Connector):
                 f"connection {info.conn_id!r} has no password: set Phabricator's Conduit API token (api-…) "
                 "as the connection's password"
             )
-        return cls(info.conn_id, webhook_url(info), info.password, options)
+        return cls(info.conn_id, http_url(info), info.password, options)
 
     def use_bugzilla(self, reader: BugzillaReader) -> None:
         """Read bugs through `reader` (closed with the connector)."""

@@ -24,7 +24,8 @@ import msgspec
 
 from bugzilla_push import __version__
 from bugzilla_push.connectors.base import Connector, ConnectorConfigError, Outcome, redact
-from bugzilla_push.connectors.webhook.options import PUSH_ID_HEADER, WebhookOptions, webhook_url
+from bugzilla_push.connectors.http_url import http_url
+from bugzilla_push.connectors.webhook.options import PUSH_ID_HEADER, WebhookOptions
 from bugzilla_push.connectors.webhook.payload import WebhookFilter, webhook_payload
 from bugzilla_push.model import Result
 
@@ -101,7 +102,7 @@ class WebhookConnector(Connector):
 
     @classmethod
     def from_options(cls, info: ConnectionInfo, options: WebhookOptions) -> Self:
-        url = webhook_url(info, options.endpoint)
+        url = http_url(info, options.endpoint)
         if options.api_key_header:
             if not info.password:
                 raise ConnectorConfigError(

@@ -1,17 +1,17 @@
-"""A webhook's settings: the options in its connection's extra, and its URL from the connection.
+"""A webhook's settings: the options in its connection's extra.
 
-No I/O here; the connector (:mod:`bugzilla_push.connectors.webhook.connector`) uses both.
+No I/O here; the connector (:mod:`bugzilla_push.connectors.webhook.connector`) uses them, and
+builds its URL with :func:`bugzilla_push.connectors.http_url.http_url`.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from bugzilla_push.connectors.base import ConnectionInfo, ConnectorConfigError, ConnectorOptions
+from bugzilla_push.connectors.base import ConnectorOptions
 from bugzilla_push.connectors.webhook.payload import ANY, EVENT_KINDS, EventKind
 
 PUSH_ID_HEADER = "X-Bugzilla-Push-Id"  # the same on every retry: receivers drop duplicates by it
@@ -71,63 +71,3 @@ class WebhookOptions(ConnectorOptions):
         if value.lower() in _RESERVED_HEADERS:
             raise ValueError(f"{value!r} is a header the connector sets itself")
         return value
-
-
-def webhook_url(info: ConnectionInfo, endpoint: str = "") -> str:
-    """Build the receiver's URL from a connection, as Airflow's HttpHook does, plus one URI-form rule.
-
-    The host is either a whole URL (`https://hooks.example.org/bugzilla`) or a host name, with the
-    schema as the scheme (`http` by default) and the port. In a URI connection
-    (`http://host:8080/path`) Airflow puts the path into the schema field, so a schema that is not
-    `http` or `https` is read as the path.
-    """
-    host = (info.host or "").strip()
-    schema = (info.schema or "").strip()
-    if not host:
-        raise ConnectorConfigError(
-            f"connection {info.conn_id!r} (type http) has no host: set the receiver's URL as its host, "
-            f'for example AIRFLOW_CONN_{info.conn_id.upper()}=\'{{"conn_type": "http", '
-            f'"host": "https://hooks.example.org/bugzilla"}}\''
-        )
-    if "://" in host:
-        if schema.lower() not in ("", "http", "https"):
-            raise ConnectorConfigError(
-                f"connection {info.conn_id!r} has a whole URL as host and also the path {schema!r} as "
-                "schema: put the whole URL in the host, or a path in the extra 'endpoint'"
-            )
-        url = host
-    elif schema.lower() in ("http", "https"):
-        url = f"{schema.lower()}://{host}"
-    else:
-        url = f"http://{host}/{schema.lstrip('/')}" if schema else f"http://{host}"
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ConnectorConfigError(
-            f"connection {info.conn_id!r} does not give an http(s) URL with a host name (scheme "
-            f"{parts.scheme!r}): set its host to the receiver's URL, such as https://hooks.example.org/bugzilla"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConnectorConfigError(
-            f"connection {info.conn_id!r} has credentials in its URL: put the API key in the connection's "
-            "password (and the header's name in the extra 'api_key_header'), or user and password in login "
-            "and password"
-        )
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConnectorConfigError(f"connection {info.conn_id!r} has an invalid port in its URL") from None
-    netloc = parts.netloc
-    if info.port:
-        if port is not None and port != info.port:
-            raise ConnectorConfigError(
-                f"connection {info.conn_id!r} has port {port} in its URL and {info.port} in its port field"
-            )
-        if port is None:
-            netloc = f"{netloc}:{info.port}"
-    path = parts.path
-    query = parts.query
-    if endpoint:
-        tail, _, extra_query = endpoint.partition("?")
-        path = path.rstrip("/") + "/" + tail.lstrip("/")
-        query = "&".join(q for q in (query, extra_query) if q)
-    return urlunsplit((parts.scheme.lower(), netloc, path or "/", query, ""))

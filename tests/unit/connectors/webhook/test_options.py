@@ -10,7 +10,7 @@ import pytest
 
 from bugzilla_push.connectors import ConnectionInfo, ConnectorConfigError, build_connector
 from bugzilla_push.connectors.webhook.connector import WebhookConnector
-from bugzilla_push.connectors.webhook.options import WebhookOptions, webhook_url
+from bugzilla_push.connectors.webhook.options import WebhookOptions
 from bugzilla_push.connectors.webhook.payload import EVENT_KINDS
 
 if TYPE_CHECKING:
@@ -19,33 +19,6 @@ if TYPE_CHECKING:
 
 def info(**fields: object) -> ConnectionInfo:
     return ConnectionInfo(**{"conn_id": "webhook_triage", "conn_type": "http", **fields})
-
-
-@pytest.mark.parametrize(
-    ("fields", "url"),
-    [
-        ({"host": "https://hooks.example.org/bugzilla"}, "https://hooks.example.org/bugzilla"),
-        ({"host": "https://hooks.example.org"}, "https://hooks.example.org/"),
-        ({"host": "http://h.example/a", "port": 8080}, "http://h.example:8080/a"),
-        ({"host": "http://h.example:8080/a", "port": 8080}, "http://h.example:8080/a"),
-        ({"host": "h.example"}, "http://h.example/"),
-        ({"host": "h.example", "schema": "https", "port": 8443}, "https://h.example:8443/"),
-        ({"host": "h.example", "schema": "HTTPS"}, "https://h.example/"),
-        # A URI connection (http://h.example:8080/hooks/bmo) puts the path into the schema field.
-        ({"host": "h.example", "port": 8080, "schema": "hooks/bmo"}, "http://h.example:8080/hooks/bmo"),
-        ({"host": "https://h.example/base?team=qa"}, "https://h.example/base?team=qa"),
-    ],
-)
-def test_urls_are_built_as_airflows_http_hook_builds_them(fields: dict, url: str) -> None:
-    assert webhook_url(info(**fields)) == url
-
-
-def test_an_endpoint_is_appended_with_its_query() -> None:
-    assert webhook_url(info(host="https://h.example/base/"), "/v1/bugzilla?team=qa") == (
-        "https://h.example/base/v1/bugzilla?team=qa"
-    )
-    assert webhook_url(info(host="h.example", schema="https"), "hook") == "https://h.example/hook"
-    assert webhook_url(info(host="https://h.example/b?x=1"), "e?y=2") == "https://h.example/b/e?x=1&y=2"
 
 
 def test_airflow_uri_connections_from_the_environment_give_the_url_and_the_key() -> None:
@@ -65,27 +38,6 @@ def test_airflow_uri_connections_from_the_environment_give_the_url_and_the_key()
     assert triage.options.api_key_header == "X-Api-Key"
     assert path.url == "http://127.0.0.1:8080/hooks/bmo"
     assert path.options.events == ("comment",)
-
-
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({}, "has no host: set the receiver's URL"),
-        ({"host": "ftp://files.example/x"}, "does not give an http(s) URL"),
-        ({"host": "https://user:pw@h.example/x"}, "credentials in its URL"),
-        ({"host": "https://h.example:8443/x", "port": 9000}, "port 8443 in its URL and 9000"),
-        ({"host": "https://h.example/x", "schema": "hooks/bmo"}, "also the path 'hooks/bmo'"),
-    ],
-)
-def test_wrong_urls_are_clear_errors(fields: dict, message: str) -> None:
-    with pytest.raises(ConnectorConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        webhook_url(info(**fields))
-
-
-def test_credentials_in_a_bad_url_are_not_repeated_in_the_error() -> None:
-    with pytest.raises(ConnectorConfigError) as caught:
-        webhook_url(info(host="https://user:hunter2@h.example/x"))
-    assert "hunter2" not in str(caught.value)
 
 
 def test_defaults_are_bmos() -> None:
