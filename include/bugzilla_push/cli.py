@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bugzilla_push.bugzilla import BugzillaReader
+from bugzilla_push.bugzilla.producer import ProducerWarning, producer_warnings
 from bugzilla_push.clock import utcnow
 from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import (
@@ -187,8 +189,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     code, text = check_status(
         status, args.connector, Thresholds(args.warn, args.crit, args.warn_age, args.crit_age), utcnow()
     )
+    for warning in producer_warnings_of(args):
+        code, text = max(code, warning.code), f"{warning.text}; {text}"
     print(f"{NAGIOS[code]} - {text}")
     return code
+
+
+def producer_warnings_of(args: argparse.Namespace) -> list[ProducerWarning]:
+    """Return what keeps Bugzilla from writing every change into push (read on a connection of its own)."""
+    reader = BugzillaReader(lambda: connect(args))
+    try:
+        return producer_warnings(reader)
+    finally:
+        reader.close()
 
 
 def operator() -> str:

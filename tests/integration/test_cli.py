@@ -12,6 +12,7 @@ import pytest
 
 from bugzilla_push.ranges import IdRanges
 from bugzilla_push.store import Commit, open_store
+from tests.bugzilla_tables import BugzillaTables
 from tests.support import store_now
 
 pytestmark = pytest.mark.integration
@@ -95,3 +96,34 @@ def test_check_is_unknown_when_the_database_is_unreachable() -> None:
     result = cli("--db", "postgresql://nobody@127.0.0.1:1/none", "check")
     assert result.returncode == 3
     assert result.stdout.startswith("UNKNOWN - ")
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "setting"),
+    [
+        ({"global": "Disabled", "File": "Enabled"}, 2, "global.enabled"),
+        ({"global": "Enabled", "File": "Disabled", "Webhook_3": "Enabled"}, 1, "File.enabled"),
+        ({"global": "Enabled", "File": "Enabled"}, 0, None),
+    ],
+)
+def test_check_warns_when_bugzilla_would_not_write_every_change(
+    mysql_url: str, options: dict[str, str], code: int, setting: str | None
+) -> None:
+    """On a Bugzilla database, `check` reads the Push extension's `push_options` (BMO's File rule)."""
+    cli("--db", mysql_url, "schema")
+    with open_store(mysql_url) as store:
+        BugzillaTables(store).create()
+        with store.transaction() as cur:
+            for connector, value in options.items():
+                store.execute(
+                    cur,
+                    "INSERT INTO push_options (connector, option_name, option_value) "
+                    "VALUES (%(c)s, 'enabled', %(v)s)",
+                    {"c": connector, "v": value},
+                )
+    result = cli("--db", mysql_url, "check")
+    assert result.returncode == code, result.stdout + result.stderr
+    if setting:
+        assert f"push_options {setting}" in result.stdout
+    else:
+        assert "push_options" not in result.stdout
