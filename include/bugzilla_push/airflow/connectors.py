@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -11,6 +12,9 @@ from bugzilla_push.airflow.hooks.bugzilla_db import BUGZILLA_DB_CONN_ID, Bugzill
 from bugzilla_push.bugzilla import BugzillaReader, ReadsBugzilla
 from bugzilla_push.connectors import ConnectionInfo, Connector, ConnectorConfigError, build_connector
 from bugzilla_push.connectors.file import FileConnector, default_path
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 CONNECTORS_VARIABLE = "bugzilla_push_connectors"
 DEFAULT_CONNECTORS = "file"  # the embedded default: works with no service and no connection
@@ -40,15 +44,24 @@ def connection_info(name: str) -> ConnectionInfo | None:
         conn = BaseHook.get_connection(name)
     except AirflowNotFoundException:
         return None
+    return info_of(name, conn)
+
+
+def info_of(conn_id: str, conn: Connection) -> ConnectionInfo:
+    """Return a connection's fields as plain data.
+
+    The UI's connection form writes every option field into the extra, null (or "") where it was
+    left empty: such an option takes its default, as if it were absent.
+    """
     return ConnectionInfo(
-        conn_id=name,
+        conn_id=conn_id,
         conn_type=(conn.conn_type or "").lower(),
         host=conn.host or None,
         port=conn.port,
         login=conn.login or None,
         password=conn.password or None,
         schema=conn.schema or None,
-        extra=conn.extra_dejson,
+        extra={k: v for k, v in conn.extra_dejson.items() if v is not None and v != ""},
     )
 
 

@@ -18,6 +18,8 @@ KINDS: dict[str, str] = {
     "fs": "bugzilla_push.connectors.file:FileConnector",
     "elasticsearch": "bugzilla_push.connectors.elasticsearch.connector:ElasticsearchConnector",
     "http": "bugzilla_push.connectors.webhook.connector:WebhookConnector",
+    # The webhook's own type in the Airflow UI (its form and Test button); `http` works the same.
+    "webhook": "bugzilla_push.connectors.webhook.connector:WebhookConnector",
     "amqp": "bugzilla_push.connectors.pulse.connector:PulseConnector",
     "amqps": "bugzilla_push.connectors.pulse.connector:PulseConnector",
     "phabricator": "bugzilla_push.connectors.phabricator.connector:PhabricatorConnector",
