@@ -10,6 +10,9 @@ Types: `amqp`/`amqps` (Pulse), `webhook` and `phabricator`. An `http` connection
 a webhook (or Phabricator) as before; it keeps the http provider's form and its Test button.
 Elasticsearch keeps the elasticsearch provider's type and form; its options go in the extra.
 
+Every form asks for the port: Airflow 3.3.2's Test button sends a saved connection without one as
+port 0, which its API refuses (400, "host or port ... differs"; apache/airflow PR #73298 fixes it).
+
 Static data, no imports from the connectors: Airflow calls this in every process that lists
 providers, and it must not fail there.
 """
@@ -101,7 +104,7 @@ def _pulse_form(port: int) -> dict[str, Any]:
         "relabeling": {"schema": "Virtual host", "login": "User"},
         "placeholders": {
             "host": "pulse.mozilla.org",
-            "port": str(port),
+            "port": f"{port} (Test needs a port)",
             "schema": "/",
             "login": "bugzilla",
             "password": "the user's password",
@@ -171,7 +174,7 @@ WEBHOOK_FIELDS: dict[str, Any] = {
 }
 
 WEBHOOK_FORM: dict[str, Any] = {
-    "hidden-fields": ["schema", "port"],
+    "hidden-fields": ["schema"],
     "relabeling": {
         "host": "Receiver URL",
         "login": "Login (basic authentication)",
@@ -179,6 +182,7 @@ WEBHOOK_FORM: dict[str, Any] = {
     },
     "placeholders": {
         "host": "https://hooks.example.org/bugzilla",
+        "port": "the URL's, e.g. 443 (Test needs a port)",
         "login": "empty with an API key",
         "password": "sent in the API key header, or with the login",
     },
@@ -220,9 +224,13 @@ PHABRICATOR_FIELDS: dict[str, Any] = {
 }
 
 PHABRICATOR_FORM: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "login"],
+    "hidden-fields": ["schema", "login"],
     "relabeling": {"host": "Phabricator URL", "password": "Conduit API token"},
-    "placeholders": {"host": "https://phabricator.services.mozilla.com", "password": "api-…"},
+    "placeholders": {
+        "host": "https://phabricator.services.mozilla.com",
+        "port": "the URL's, e.g. 443 (Test needs a port)",
+        "password": "api-…",
+    },
 }
 
 

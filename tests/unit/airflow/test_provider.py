@@ -107,7 +107,8 @@ def test_the_ui_gets_the_forms_and_keeps_the_http_providers_own() -> None:
     assert pulse.extra_fields["declare"]["value"] is True
     webhook = meta["webhook"]
     assert webhook.standard_fields.host.title == "Receiver URL"
-    assert webhook.standard_fields.port.hidden
+    assert webhook.standard_fields.url_schema.hidden
+    assert not webhook.standard_fields.port.hidden  # Airflow 3.3.2's Test refuses a connection without one
     assert set(webhook.extra_fields) == set(connection_types()["webhook"]["conn-fields"])
     http = meta["http"]
     assert http.hook_class_name == "airflow.providers.http.hooks.http.HttpHook"
