@@ -6,9 +6,10 @@ UI builds them without importing a hook. Every option field is one key of the co
 a field left empty is null there, which means the option's default (stated in its description).
 Only booleans carry a default, so that their switch shows what applies.
 
-Types: `amqp`/`amqps` (Pulse), `webhook` and `phabricator`. An `http` connection still selects
-a webhook (or Phabricator) as before; it keeps the http provider's form and its Test button.
-Elasticsearch keeps the elasticsearch provider's type and form; its options go in the extra.
+Types: `amqp`/`amqps` (Pulse), `bugzilla_elasticsearch`, `webhook` and `phabricator`. The
+`elasticsearch` and `http` types belong to their providers, whose forms lack this project's options
+and whose Test buttons would send them as client arguments or HTTP headers; such connections still
+deliver as before.
 
 Every form asks for the port: Airflow 3.3.2's Test button sends a saved connection without one as
 port 0, which its API refuses (400, "host or port ... differs"; apache/airflow PR #73298 fixes it).
@@ -188,6 +189,72 @@ WEBHOOK_FORM: dict[str, Any] = {
     },
 }
 
+ELASTICSEARCH_FIELDS: dict[str, Any] = {
+    "bugs_index": _field("Bugs index", "string", "One document per bug (default bugzilla-bugs)."),
+    "comments_index": _field(
+        "Comments index", "string", "One per public comment (default bugzilla-comments)."
+    ),
+    "attachments_index": _field(
+        "Attachments index",
+        "string",
+        "One per public attachment, metadata only (default bugzilla-attachments).",
+    ),
+    "index_private": _field(
+        "Index private objects",
+        "boolean",
+        "Off: private bugs, comments and attachments never reach the cluster. On: they go to the private "
+        "indices, which must be restricted like security bugs.",
+        default=False,
+    ),
+    "private_suffix": _field(
+        "Private suffix", "string", "Private indices are <index><suffix> (default -private)."
+    ),
+    "bulk_size": _field(
+        "Actions per request",
+        "integer",
+        "Default 1000, at most 10000: fewer round trips against more to redo.",
+    ),
+    "bulk_bytes": _field(
+        "Bytes per request", "integer", "Default 10485760 (10 MiB); Elasticsearch refuses 100 MB."
+    ),
+    "manage_indices": _field(
+        "Manage indices",
+        "boolean",
+        "Install the index templates and create the indices (needs manage_index_templates and create_index); "
+        "off needs fewer privileges.",
+        default=True,
+    ),
+    "template_name": _field(
+        "Template name", "string", "Prefix of the three index templates (default bugzilla-push)."
+    ),
+    "gc_deletes": _field(
+        "Keep deletes for",
+        "string",
+        "How long a delete's version is kept (default 7d): an older replay could bring a document back.",
+    ),
+    "timeout": _field("Timeout (s)", "number", "Default 30 per request; a timeout is retried with backoff."),
+    "retries": _field(
+        "Client retries", "integer", "Default 2: immediate retries of a lost connection or 429/502/503/504."
+    ),
+    "verify_certs": _field("Verify TLS certificate", "boolean", "Off only for a test cluster.", default=True),
+    "ca_certs": _field("CA bundle", "string", "PEM file, for a cluster with a private CA."),
+    "http_compress": _field(
+        "Compress requests", "boolean", "gzip request bodies: less network, more CPU.", default=False
+    ),
+}
+
+ELASTICSEARCH_FORM: dict[str, Any] = {
+    "hidden-fields": [],
+    "relabeling": {"schema": "Scheme", "password": "Password or API key"},
+    "placeholders": {
+        "host": "es.example.org",
+        "port": "9200 (Test needs a port)",
+        "schema": "https (or http)",
+        "login": "empty with an API key",
+        "password": "with a login its password, alone an API key",
+    },
+}
+
 PHABRICATOR_FIELDS: dict[str, Any] = {
     "timeout": _field("Timeout (s)", "number", "Default 60 per connect, read or write (BMO's PHAB_TIMEOUT)."),
     "verify": _field(
@@ -261,6 +328,13 @@ def get_provider_info() -> dict[str, Any]:
                 "Pulse (AMQP over TLS)",
                 _pulse_fields(tls=True),
                 _pulse_form(5671),
+            ),
+            _type(
+                "bugzilla_elasticsearch",
+                "elasticsearch.ElasticsearchHook",
+                "Elasticsearch (bugzilla-push)",
+                ELASTICSEARCH_FIELDS,
+                ELASTICSEARCH_FORM,
             ),
             _type("webhook", "webhook.WebhookHook", "Bugzilla webhook", WEBHOOK_FIELDS, WEBHOOK_FORM),
             _type(

@@ -22,7 +22,7 @@ from bugzilla_push.connectors.registry import connector_class
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-TYPES = ("amqp", "amqps", "webhook", "phabricator")
+TYPES = ("amqp", "amqps", "bugzilla_elasticsearch", "webhook", "phabricator")
 JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
 
