@@ -79,7 +79,9 @@ def load_connector(name: str, bugzilla_db: str = BUGZILLA_DB_CONN_ID) -> Connect
             f"connector {name!r} has no Airflow connection: add one with connection id {name!r} whose type "
             f"selects the connector (fs, amqp, elasticsearch, http), for example "
             f"AIRFLOW_CONN_{name.upper().replace('-', '_').replace('.', '_')}='amqp://user:password@host:5672/vhost"
-            f"?exchange=exchange/user/bugzilla', or under Admin → Connections"
+            f"?exchange=exchange/user/bugzilla', or in the Airflow UI under Admin → Connections with type "
+            "Pulse (AMQP), Bugzilla webhook, Elasticsearch (bugzilla-push) or Phabricator (its Test button "
+            "checks it)"
         )
     connector = build_connector(info)
     if isinstance(connector, ReadsBugzilla):
