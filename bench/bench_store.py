@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bugzilla_push.cli import parse_enqueue_input  # noqa: E402
+from bugzilla_push.clock import utcnow  # noqa: E402
 from bugzilla_push.config import DeliveryConfig  # noqa: E402
 from bugzilla_push.connectors.file import FileConnector  # noqa: E402
-from bugzilla_push.engine import Engine, utcnow  # noqa: E402
+from bugzilla_push.engine import Engine  # noqa: E402
 from bugzilla_push.samples import BugzillaSimulator  # noqa: E402
 from bugzilla_push.store import NewMessage, Store, open_store  # noqa: E402
 from bugzilla_push.store.dialect import ARCHIVE_COLUMNS, LOG_COLUMNS  # noqa: E402

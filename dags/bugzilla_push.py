@@ -37,6 +37,7 @@ import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task
 
 from bugzilla_push.airflow.schedule import delivery_schedule
+from bugzilla_push.model import CONNECTOR_NAME_PATTERN
 
 BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
 
@@ -59,7 +60,7 @@ BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
         "connectors": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
+            items={"type": "string", "pattern": CONNECTOR_NAME_PATTERN},
             title="Connectors",
             description="Deliver only to these connectors in this run (empty: every enabled one). The "
             "others keep this run's messages in their backlog and get them, in order, on their next run.",

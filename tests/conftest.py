@@ -33,7 +33,7 @@ os.environ["AIRFLOW_HOME"] = str(ROOT)
 # set, never inherited: the workers start with the environment of the controller, which loaded this
 # file first.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_CHECKOUT = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+_CHECKOUT = hashlib.sha1(str(ROOT).encode(), usedforsecurity=False).hexdigest()[:8]
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ.get(
     "BUGZILLA_PUSH_TEST_AIRFLOW_DB",
     f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/bugzilla_push_airflow_test_{_CHECKOUT}",

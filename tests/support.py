@@ -54,7 +54,7 @@ def max_push_id(store: Store) -> int:
 
 
 def store_now():  # noqa: ANN201
-    from bugzilla_push.engine import utcnow
+    from bugzilla_push.clock import utcnow
 
     return utcnow()
 

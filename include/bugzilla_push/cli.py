@@ -10,8 +10,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bugzilla_push.engine import utcnow
-from bugzilla_push.model import CHANGE_SET_MAX, ROUTING_KEY_MAX, routing_key_for
+from bugzilla_push.clock import utcnow
+from bugzilla_push.model import (
+    CHANGE_SET_MAX,
+    CONNECTOR_NAME_RULE,
+    ROUTING_KEY_MAX,
+    is_connector_name,
+    routing_key_for,
+)
 from bugzilla_push.store import NewMessage, Store, open_store
 
 if TYPE_CHECKING:
@@ -34,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"bugzilla-push: {exc}; nothing was enqueued", file=sys.stderr)
         return 2
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure becomes an exit code and one line
         if args.command == "check":
             print(f"UNKNOWN - {type(exc).__name__}: {exc}")
             return 3
@@ -68,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
     )
     p.add_argument(
-        "--connector", action="append", default=[], help="connector to check (repeatable; default all)"
+        "--connector",
+        action="append",
+        default=[],
+        type=connector_name,
+        help="connector to check (repeatable; default all)",
     )
     p.add_argument("--warn", type=int, default=500, help="warn at this many waiting messages (BMO: 500)")
     p.add_argument("--crit", type=int, default=750, help="critical at this many waiting messages (BMO: 750)")
@@ -82,14 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("pause", help="pause a connector: its messages wait in its backlog until resumed")
-    p.add_argument("connector")
+    p.add_argument("connector", type=connector_name)
     p.add_argument(
         "--reason", required=True, help="why, for the other operators (shown in status and the console)"
     )
     p.set_defaults(func=cmd_pause)
 
     p = sub.add_parser("resume", help="resume a paused connector and clear its backoff")
-    p.add_argument("connector")
+    p.add_argument("connector", type=connector_name)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser(
@@ -110,8 +120,22 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=int, default=0, help="a generated stream of this many (default: the first-run set)"
     )
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--shape",
+        choices=["current", "legacy"],
+        default="current",
+        help="payload shape: current (BMO since 2021: names and logins, *_detail users, groups) or legacy "
+        "(before: {id, name} objects, user objects, null for unset, bug_group)",
+    )
     p.set_defaults(func=cmd_samples)
     return parser
+
+
+def connector_name(text: str) -> str:
+    """Return a connector name given on the command line, or refuse one no connector can have."""
+    if not is_connector_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a connector name: a name is {CONNECTOR_NAME_RULE}")
+    return text
 
 
 def connect(args: argparse.Namespace) -> Store:
@@ -225,7 +249,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
         else:
             was = notify.remove(store)
             print(
-                ("notify trigger removed" if was else "notify trigger was not installed; nothing to remove")
+                ("notify trigger removed" if was else "notify trigger was not installed; nothing to remove")  # noqa: S608 - a message
                 + ": the watcher polls SELECT MAX(id) FROM push every second"
             )
     return 0
@@ -234,7 +258,11 @@ def cmd_notify(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     from bugzilla_push.samples import BugzillaSimulator, first_run_samples
 
-    stream = BugzillaSimulator(seed=args.seed).messages(args.count) if args.count else first_run_samples()
+    stream = (
+        BugzillaSimulator(seed=args.seed, shape=args.shape).messages(args.count)
+        if args.count
+        else first_run_samples(args.shape)
+    )
     for message in stream:
         print(json.dumps(message, separators=(",", ":")))
     return 0
@@ -269,7 +297,7 @@ def parse_enqueue_input(text: str) -> list[NewMessage]:
 def _new_message(n: int, item: Any) -> NewMessage:
     if not isinstance(item, dict):
         raise InputError(f"message {n} is a JSON {type(item).__name__}, not an object")
-    payload = item["payload"] if "payload" in item else item
+    payload = item.get("payload", item)
     event = payload.get("event") if isinstance(payload, dict) else None
     event = event if isinstance(event, dict) else {}
     routing_key = item.get("routing_key") or (
@@ -344,8 +372,10 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
                 name, c["state"], f"{c['sent']:,}", f"{c['ignored']:,}", f"{c['dead']:,}", f"{c['held']:,}"
             )
         console.print(table)
+    now = utcnow()
     table = Table(
         "connector",
+        "state",
         "backlog",
         "oldest",
         "backoff",
@@ -357,6 +387,7 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
     for name, c in status.connectors.items():
         table.add_row(
             name,
+            c.state(now) + (f" by {c.paused_by}: {c.paused_reason}" if c.paused else ""),
             f"{c.backlog:,}",
             _age(c.oldest_ts),
             str(c.backoff_attempts or "-"),

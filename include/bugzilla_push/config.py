@@ -1,17 +1,17 @@
-"""Delivery settings: one frozen dataclass with defaults and a `validate()`."""
+"""Delivery settings: one frozen pydantic model with defaults, checked when it is built."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
-    """A setting is out of range; the message names it and the allowed values."""
+    """A setting is unknown, out of range or of the wrong kind; the message names it."""
 
 
-@dataclass(frozen=True)
-class DeliveryConfig:
+class DeliveryConfig(BaseModel):
     """How a delivery run behaves.
 
     :param batch_size: rows a run takes from `push` (10,000). Larger drains a backlog in fewer runs;
@@ -34,44 +34,66 @@ class DeliveryConfig:
         (5,000) rows, each its own short transaction.
     """
 
-    batch_size: int = 10_000
-    chunk_size: int = 500
-    max_payload_bytes: int = 16 * 1024 * 1024
-    lock_timeout: float = 60.0
-    backoff_base: float = 5.0
-    backoff_cap: float = 900.0
-    backoff_jitter: float = 0.2
-    archive_days: int = 30
-    log_days: int | None = None
-    replay_batch: int = 10_000
-    purge_seconds: float = 30.0
-    purge_batch: int = 5_000
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    def validate(self) -> DeliveryConfig:
-        """Return self, or raise :class:`ConfigError` naming the first bad setting."""
-        checks = {
-            "batch_size": 1 <= self.batch_size <= 1_000_000,
-            "chunk_size": 1 <= self.chunk_size <= 100_000,
-            "max_payload_bytes": self.max_payload_bytes >= 1024,
-            "lock_timeout": self.lock_timeout >= 0,
-            "backoff_base": self.backoff_base > 1,
-            "backoff_cap": self.backoff_cap >= self.backoff_base,
-            "backoff_jitter": 0 <= self.backoff_jitter < 1,
-            "archive_days": 0 <= self.archive_days <= 3650,
-            "log_days": self.log_days is None or 1 <= self.log_days <= 3650,
-            "replay_batch": 1 <= self.replay_batch <= 1_000_000,
-            "purge_seconds": self.purge_seconds >= 0,
-            "purge_batch": 1 <= self.purge_batch <= 100_000,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ConfigError(f"delivery setting {name}={getattr(self, name)!r} is out of range")
+    batch_size: int = Field(10_000, ge=1, le=1_000_000)
+    chunk_size: int = Field(500, ge=1, le=100_000)
+    max_payload_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    lock_timeout: float = Field(60.0, ge=0)
+    backoff_base: float = Field(5.0, gt=1)
+    backoff_cap: float = 900.0  # at least backoff_base
+    backoff_jitter: float = Field(0.2, ge=0, lt=1)
+    archive_days: int = Field(30, ge=0, le=3650)
+    log_days: int | None = Field(None, ge=1, le=3650)
+    replay_batch: int = Field(10_000, ge=1, le=1_000_000)
+    purge_seconds: float = Field(30.0, ge=0)
+    purge_batch: int = Field(5_000, ge=1, le=100_000)
+
+    def __init__(self, **settings: Any) -> None:
+        try:
+            super().__init__(**settings)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> DeliveryConfig:
+        if self.backoff_cap < self.backoff_base:
+            raise ValueError(_out_of_range("backoff_cap", self.backoff_cap))
+        return self
+
+    def validate(self) -> DeliveryConfig:  # type: ignore[override]  # pydantic's is a deprecated classmethod
+        """Return self: the settings were checked when the model was built (kept for its callers)."""
         return self
 
     def with_overrides(self, **overrides: Any) -> DeliveryConfig:
-        """Return a copy with the given settings (unknown names are an error), validated."""
-        known = {f.name for f in fields(self)}
-        unknown = set(overrides) - known
+        """Return a copy with the given settings (None: keep; unknown names are an error), checked."""
+        unknown = set(overrides) - set(type(self).model_fields)
         if unknown:
             raise ConfigError(f"unknown delivery setting(s): {', '.join(sorted(unknown))}")
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validate()
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return type(self)(**{**self.model_dump(), **given})
+
+
+# Pydantic's error types for a value outside a field's bounds (the rest are values of the wrong kind).
+_RANGE_ERRORS = frozenset(
+    {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
+)
+
+
+def _out_of_range(name: str, value: Any) -> str:
+    return f"delivery setting {name}={value!r} is out of range"
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """Say what is wrong in the words users have always seen: unknown names, else the first bad value."""
+    errors = exc.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
+    if unknown:
+        return ConfigError(f"unknown delivery setting(s): {', '.join(unknown)}")
+    first = errors[0]
+    if not first["loc"]:  # a rule across settings (backoff_cap): its message is already in these words
+        return ConfigError(str(first["ctx"]["error"]))
+    name, value = first["loc"][0], first["input"]
+    if first["type"] in _RANGE_ERRORS:
+        return ConfigError(_out_of_range(str(name), value))
+    return ConfigError(f"delivery setting {name}={value!r} is not valid: {first['msg']}")

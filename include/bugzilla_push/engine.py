@@ -16,13 +16,13 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.backoff import Backoff, next_backoff
+from bugzilla_push.clock import utcnow
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors.base import ConnectorFatal, ConnectorPaused, Outcome, redact
-from bugzilla_push.model import InvalidMessage, Result, parse_message
+from bugzilla_push.model import InvalidMessage, Result, bug_id_of_row, parse_message
 from bugzilla_push.reports import DeliveryReport, FinalizeReport
 from bugzilla_push.store.records import (
     PROGRESS_DELIVERING,
@@ -36,6 +36,7 @@ from bugzilla_push.store.replays import Replays
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
 
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.model import PushRow
@@ -48,11 +49,6 @@ SELF = "bugzilla-push"  # the actor recorded when a connector pauses itself
 
 # Outcomes after which nothing more is sent: the message and all after it wait in the backlog.
 RETRY_LATER = frozenset({Result.TRANSIENT, Result.UNKNOWN, Result.BLOCKED})
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as Bugzilla stores its DATETIME columns."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def connector_lock(name: str) -> str:
@@ -476,13 +472,7 @@ def _before(rows: Sequence[PushRow], stop: PushRow, start: int) -> int:
 
 def _about_bugs(row: PushRow, bug_ids: Sequence[int]) -> bool:
     """Whether a replay candidate is about one of the bugs (no bug ids: every candidate is)."""
-    if not bug_ids:
-        return True
-    try:
-        bug = parse_message(row, 1 << 40).bug
-    except InvalidMessage:
-        return False
-    return bool(bug) and bug.get("id") in bug_ids
+    return not bug_ids or bug_id_of_row(row) in bug_ids
 
 
 def _paused_because(state: ConnectorState) -> str:

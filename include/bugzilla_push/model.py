@@ -30,12 +30,18 @@ class Result(IntEnum):
 
 
 KNOWN_TARGETS = frozenset({"bug", "comment", "attachment"})
-ROUTING_KEY_MAX = 64  # BMO's routing_key is varchar(64)
+# BMO's routing_key is varchar(64), and Bugzilla runs MySQL outside strict mode (Bugzilla/DB/Mysql.pm):
+# a longer key is stored cut at 64 characters, while the payload's event keeps it whole.
+ROUTING_KEY_MAX = 64
 CHANGE_SET_MAX = 32
+# A connector's name is its Airflow connection id, and fits BMO's `connector` columns (varchar(32)).
+CONNECTOR_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
+CONNECTOR_NAME_RULE = "an Airflow connection id of at most 32 letters, digits, '_', '-' or '.'"
 
 # msgspec: several times faster than json + pydantic on the hot path, with errors as clear. Every
 # payload is checked through its envelope; the whole payload is decoded only for connectors that read it.
 _decode = msgspec.json.Decoder().decode
+_CONNECTOR_NAME = re.compile(CONNECTOR_NAME_PATTERN)
 _ROUTING_KEY = re.compile(r"^(?P<target>[a-z_]+)\.(?P<action>[a-z_]+)(?::(?P<fields>\S.*))?$")
 
 
@@ -132,7 +138,8 @@ class PushMessage:
 
     @property
     def routing_key(self) -> str:
-        return self.row.routing_key
+        """The whole routing key: the payload's when the stored one is its 64-character cut."""
+        return self.envelope.event.routing_key or self.row.routing_key
 
     @property
     def event(self) -> Event:
@@ -157,10 +164,17 @@ class PushMessage:
     @property
     def bug(self) -> dict[str, Any] | None:
         """The bug the message is about: the object itself, or the `bug` of a comment or attachment."""
+        return bug_of(self.body)
+
+    @property
+    def bug_id(self) -> int | None:
+        """The id of the bug the message is about: its own, its `bug` object's, or its `bug_id`."""
+        ref = getattr(self.envelope, self.target)
         if self.target == "bug":
-            return self.object
-        bug = self.object.get("bug")
-        return bug if isinstance(bug, dict) else None
+            return ref.id
+        if ref.bug is not None:
+            return ref.bug.id
+        return self.object.get("bug_id")
 
     @property
     def is_private(self) -> bool:
@@ -173,6 +187,29 @@ class PushMessage:
         """The fields named in the routing key (`bug.modify:resolution,status` → resolution, status)."""
         _, _, fields = self.routing_key.partition(":")
         return tuple(f for f in fields.split(",") if f)
+
+
+def is_connector_name(name: str) -> bool:
+    """Return whether `name` can name a connector (see :data:`CONNECTOR_NAME_PATTERN`)."""
+    return _CONNECTOR_NAME.match(name) is not None
+
+
+def bug_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the bug a decoded payload is about: the target itself, or a comment's or attachment's `bug`."""
+    target = body.get("event", {}).get("target")
+    obj = body.get(target) if isinstance(target, str) else None
+    if not isinstance(obj, dict):
+        return None
+    bug = obj if target == "bug" else obj.get("bug")
+    return bug if isinstance(bug, dict) else None
+
+
+def bug_id_of_row(row: PushRow) -> int | None:
+    """Return the bug id of a stored row, whatever its size (None: not a valid message)."""
+    try:
+        return parse_message(row, 1 << 40).bug_id
+    except InvalidMessage:
+        return None
 
 
 class InvalidMessage(ValueError):
@@ -216,10 +253,17 @@ def _check_routing_key(row: PushRow, envelope: Envelope) -> None:
         raise InvalidMessage(
             f"routing key {key!r} does not match the payload's event ({event.target}.{event.action})"
         )
-    if event.routing_key is not None and event.routing_key != key:
-        raise InvalidMessage(f"routing key {key!r} differs from the payload's {event.routing_key!r}")
+    full = event.routing_key
+    if full is not None and full != key and not _cut_by_column(key, full):
+        hint = " (only a cut at exactly 64 characters is Bugzilla's)" if full.startswith(key) else ""
+        raise InvalidMessage(f"routing key {key!r} differs from the payload's {full!r}{hint}")
     if getattr(envelope, event.target) is None:
         raise InvalidMessage(f"payload has no {event.target!r} object with an 'id'")
+
+
+def _cut_by_column(stored: str, full: str) -> bool:
+    """Whether `stored` is `full` as the VARCHAR(64) column keeps it: its first 64 characters."""
+    return len(stored) == ROUTING_KEY_MAX and full.startswith(stored) and _ROUTING_KEY.match(full) is not None
 
 
 @lru_cache(maxsize=4096)  # a few hundred distinct keys cover a Bugzilla's stream
@@ -234,9 +278,13 @@ def _routing_key_parts(key: str) -> tuple[str, str] | str:
 
 
 def routing_key_for(event: dict[str, Any]) -> str:
-    """Build the routing key Bugzilla would give an event: `target.action[:field,field…]`."""
+    """Build the routing key Bugzilla's column would hold for an event: `target.action[:field,field…]`.
+
+    The event's own key is cut at 64 characters as MySQL stores it (the message keeps the whole key
+    from the payload); a key built from the changes, which has no whole copy, is cut at a field boundary.
+    """
     if event.get("routing_key"):
-        return str(event["routing_key"])
+        return str(event["routing_key"])[:ROUTING_KEY_MAX]
     base = f"{event['target']}.{event['action']}"
     fields = list(dict.fromkeys(c["field"] for c in event.get("changes") or [] if c.get("field")))
     key = f"{base}:{','.join(fields)}" if fields else base

@@ -91,16 +91,15 @@ class PulseTimer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
-                with _connect() as conn:
-                    channel = conn.channel()
-                    for method, properties, _ in channel.consume(self.queue, inactivity_timeout=0.5):
-                        if self._stop.is_set():
-                            break
-                        if method is None:
-                            continue
-                        self.arrived.setdefault(int(properties.message_id), time.time())
-                        channel.basic_ack(method.delivery_tag)
+            with contextlib.suppress(pika.exceptions.AMQPError, OSError), _connect() as conn:
+                channel = conn.channel()
+                for method, properties, _ in channel.consume(self.queue, inactivity_timeout=0.5):
+                    if self._stop.is_set():
+                        break
+                    if method is None:
+                        continue
+                    self.arrived.setdefault(int(properties.message_id), time.time())
+                    channel.basic_ack(method.delivery_tag)
             time.sleep(0.5)
 
 

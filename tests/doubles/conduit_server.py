@@ -129,7 +129,7 @@ def _handler(server: ConduitServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             method = self.path.removeprefix("/api/").strip("/")
             status, data = server._answer(method, parse_qs(body))

@@ -196,9 +196,10 @@ class Cluster:
     def _matching_template(self, name: str) -> dict[str, Any]:
         best: dict[str, Any] | None = None
         for tpl in self.templates.values():
-            if any(fnmatch.fnmatchcase(name, p) for p in tpl["index_patterns"]):
-                if best is None or tpl.get("priority", 0) > best.get("priority", 0):
-                    best = tpl
+            if any(fnmatch.fnmatchcase(name, p) for p in tpl["index_patterns"]) and (
+                best is None or tpl.get("priority", 0) > best.get("priority", 0)
+            ):
+                best = tpl
         return (best or {}).get("template", {})
 
     def delete_index(self, expr: str) -> dict[str, Any]:

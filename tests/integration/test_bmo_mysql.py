@@ -14,37 +14,10 @@ from pathlib import Path
 import pytest
 
 from bugzilla_push.store import open_store
+from tests.integration.bmo import BMO_TABLES, create_bugzilla_tables
 from tests.support import airflow, delivered_ids, enqueue_samples, pending_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-# What Bugzilla::DB::Schema::Mysql makes of the Push extension's abstract schema: MEDIUMSERIAL is a
-# mediumint auto_increment, LONGTEXT becomes mediumtext, DATETIME a timestamp with explicit defaults,
-# InnoDB in utf8mb4.
-TABLE_OPTIONS = "ENGINE = InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci ROW_FORMAT=DYNAMIC"
-ID = "id mediumint auto_increment NOT NULL PRIMARY KEY"
-BUGZILLA_DDL = [
-    f"CREATE TABLE push ({ID}, "
-    "push_ts timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, payload mediumtext NOT NULL, "
-    f"change_set varchar(32) NOT NULL, routing_key varchar(64) NOT NULL) {TABLE_OPTIONS}",
-    f"CREATE TABLE push_backlog ({ID}, message_id mediumint NOT NULL, "
-    "push_ts timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, payload mediumtext NOT NULL, "
-    "change_set varchar(32) NOT NULL, routing_key varchar(64) NOT NULL, connector varchar(32) NOT NULL, "
-    "attempt_ts timestamp NULL DEFAULT NULL, attempts smallint NOT NULL, last_error mediumtext) "
-    f"{TABLE_OPTIONS}",
-    "CREATE UNIQUE INDEX push_backlog_idx ON push_backlog (message_id, connector)",
-    f"CREATE TABLE push_backoff ({ID}, connector varchar(32) NOT NULL, "
-    f"next_attempt_ts timestamp NULL DEFAULT NULL, attempts smallint NOT NULL) {TABLE_OPTIONS}",
-    "CREATE UNIQUE INDEX push_backoff_idx ON push_backoff (connector)",
-    f"CREATE TABLE push_options ({ID}, connector varchar(32) NOT NULL, "
-    f"option_name varchar(32) NOT NULL, option_value varchar(255) NOT NULL) {TABLE_OPTIONS}",
-    "CREATE UNIQUE INDEX push_options_idx ON push_options (connector, option_name)",
-    f"CREATE TABLE push_log ({ID}, message_id mediumint NOT NULL, "
-    "change_set varchar(32) NOT NULL, routing_key varchar(64) NOT NULL, connector varchar(32) NOT NULL, "
-    "push_ts timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, processed_ts timestamp NOT NULL DEFAULT "
-    f"CURRENT_TIMESTAMP, result tinyint NOT NULL, data mediumtext) {TABLE_OPTIONS}",
-]
-BMO_TABLES = ("push", "push_backlog", "push_backoff", "push_options", "push_log")
 
 
 def table_definitions(url: str) -> dict[str, str]:
@@ -59,9 +32,7 @@ def table_definitions(url: str) -> dict[str, str]:
 @pytest.fixture
 def bugzilla_db(mysql_url: str) -> str:
     """A database laid out by Bugzilla, with an old backlog waiting and rows pending."""
-    with open_store(mysql_url) as store, store.transaction() as cur:
-        for statement in BUGZILLA_DDL:
-            store.execute(cur, statement)
+    create_bugzilla_tables(mysql_url)
     return mysql_url
 
 

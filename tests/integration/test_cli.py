@@ -37,11 +37,11 @@ def test_schema_enqueue_status_round_trip(pg_url: str) -> None:
     assert "statements applied" in cli("--db", pg_url, "schema").stdout
     assert "up to date" in cli("--db", pg_url, "schema").stdout
     samples = cli("samples").stdout
-    assert cli("--db", pg_url, "enqueue", stdin=samples).stdout.strip() == "enqueued 11 message(s)"
+    assert cli("--db", pg_url, "enqueue", stdin=samples).stdout.strip() == "enqueued 12 message(s)"
     status = json.loads(cli("--db", pg_url, "status", "--json").stdout)
-    assert status["pending"] == 11
+    assert status["pending"] == 12
     table = cli("--db", pg_url, "status").stdout
-    assert "pending: 11 message(s)" in table
+    assert "pending: 12 message(s)" in table
 
 
 def test_the_airflow_connection_is_used_when_no_url_is_given(pg_url: str) -> None:
@@ -63,7 +63,7 @@ def test_bad_input_is_refused_whole_and_nothing_is_enqueued(pg_url: str, tmp_pat
     path.write_text(cli("samples").stdout + "{oops\n")
     result = cli("--db", pg_url, "enqueue", str(path))
     assert result.returncode == 2
-    assert "line 12 is not valid JSON" in result.stderr
+    assert "line 13 is not valid JSON" in result.stderr
     assert "nothing was enqueued" in result.stderr
     assert json.loads(cli("--db", pg_url, "status", "--json").stdout)["pending"] == 0
 

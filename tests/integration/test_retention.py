@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bugzilla_push.clock import utcnow
 from bugzilla_push.config import DeliveryConfig
-from bugzilla_push.engine import Engine, utcnow
+from bugzilla_push.engine import Engine
 from bugzilla_push.store import open_store
 from bugzilla_push.store.dialect import LOG_COLUMNS
 from bugzilla_push.store.retention import log_retention_days, purge

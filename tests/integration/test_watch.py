@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
-from bugzilla_push.engine import utcnow
+from bugzilla_push.clock import utcnow
 from bugzilla_push.store import NewMessage, Store, open_store
 from bugzilla_push.store import notify as notify_trigger
 from bugzilla_push.watch import PushWatcher, WatchConfig, WatchTarget

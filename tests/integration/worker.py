@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bugzilla_push.clock import utcnow
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.connectors.file import FileConnector
-from bugzilla_push.engine import Engine, utcnow
+from bugzilla_push.engine import Engine
 from bugzilla_push.model import PushMessage, Result
 from bugzilla_push.store import open_store
 from tests.support import enqueue_samples

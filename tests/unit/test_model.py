@@ -88,3 +88,47 @@ def test_routing_key_is_built_like_bugzillas() -> None:
     assert len(key) <= 64
     assert key.startswith("bug.modify:cf_status_firefox0,")
     assert not key.endswith(",")
+
+
+# bugzilla.mozilla.org names every changed field in the key (extensions/Push/Extension.pm); its
+# push.routing_key is VARCHAR(64) and Bugzilla turns MySQL's strict mode off (Bugzilla/DB/Mysql.pm),
+# so the column keeps the first 64 characters and the payload the whole key.
+LONG_KEY = "bug.modify:" + ",".join(f"cf_{k}_firefox{n}" for k in ("status", "tracking") for n in (135, 136))
+
+
+def test_a_key_the_column_cut_at_64_characters_is_the_payloads_whole_key() -> None:
+    assert len(LONG_KEY) > 64
+    message = parse_message(row(bug_payload(routing_key=LONG_KEY), LONG_KEY[:64]), LIMIT)
+    assert message.routing_key == LONG_KEY
+    assert message.row.routing_key == LONG_KEY[:64]  # the row stays as stored
+    assert message.changed_fields == (
+        "cf_status_firefox135",
+        "cf_status_firefox136",
+        "cf_tracking_firefox135",
+        "cf_tracking_firefox136",
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        (LONG_KEY[:63], "differs from the payload's .*only a cut at exactly 64 characters"),
+        (LONG_KEY[:40], "differs from the payload's .*only a cut at exactly 64 characters"),
+        (LONG_KEY[:63] + "x", "differs from the payload's"),
+        ("bug.modify:" + "x" * 53, "differs from the payload's"),
+    ],
+)
+def test_any_other_difference_from_the_payloads_key_is_still_rejected(stored: str, reason: str) -> None:
+    with pytest.raises(InvalidMessage, match=reason):
+        parse_message(row(bug_payload(routing_key=LONG_KEY), stored), LIMIT)
+
+
+def test_a_payload_key_of_another_event_is_rejected_even_when_the_stored_key_is_its_cut() -> None:
+    other = "comment.create:" + "x" * 60  # not a key this event can have: the stored key says bug.modify
+    with pytest.raises(InvalidMessage, match="does not match the payload's event"):
+        parse_message(row(bug_payload(routing_key=other), other[:64]), LIMIT)
+
+
+def test_the_stored_key_built_from_a_long_event_key_is_the_columns_cut() -> None:
+    event = {"target": "bug", "action": "modify", "routing_key": LONG_KEY}
+    assert routing_key_for(event) == LONG_KEY[:64]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook, Variable
@@ -12,23 +11,23 @@ from bugzilla_push.airflow.hooks.bugzilla_db import BUGZILLA_DB_CONN_ID, Bugzill
 from bugzilla_push.bugzilla import BugzillaReader, ReadsBugzilla
 from bugzilla_push.connectors import ConnectionInfo, Connector, ConnectorConfigError, build_connector
 from bugzilla_push.connectors.file import FileConnector, default_path
+from bugzilla_push.model import CONNECTOR_NAME_RULE, is_connector_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 CONNECTORS_VARIABLE = "bugzilla_push_connectors"
 DEFAULT_CONNECTORS = "file"  # the embedded default: works with no service and no connection
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # a connection id that fits BMO's varchar(32)
 
 
 def parse_connector_names(text: str) -> list[str]:
     """`"pulse, file"` → `["pulse", "file"]` (order kept, duplicates dropped, names checked)."""
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    bad = [n for n in names if not _NAME.match(n)]
+    bad = [n for n in names if not is_connector_name(n)]
     if bad:
         raise ConnectorConfigError(
-            f"invalid connector name(s) in {CONNECTORS_VARIABLE}: {', '.join(map(repr, bad))}; a name is an "
-            "Airflow connection id of at most 32 letters, digits, '_', '-' or '.'"
+            f"invalid connector name(s) in {CONNECTORS_VARIABLE}: {', '.join(map(repr, bad))}; a name is "
+            f"{CONNECTOR_NAME_RULE}"
         )
     return names
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Variable
@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from bugzilla_push.airflow import metrics
 from bugzilla_push.airflow.connectors import enabled_connectors, load_connector
 from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook, BugzillaDbNotConfigured
+from bugzilla_push.clock import naive_utc
 from bugzilla_push.config import ConfigError, DeliveryConfig
 from bugzilla_push.connectors import ConnectorConfigError, ConnectorFatal
 from bugzilla_push.engine import SELF, Engine
@@ -69,7 +70,7 @@ class RunInfo:
     def from_context(cls, context: Any) -> RunInfo:
         run = context["dag_run"]
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
-        interval = (_naive_utc(start), _naive_utc(end)) if start and end and start < end else None
+        interval = (naive_utc(start), naive_utc(end)) if start and end and start < end else None
         return cls(
             run.run_id,
             str(getattr(run.run_type, "value", run.run_type)),
@@ -135,14 +136,9 @@ def _param_time(params: dict[str, Any], name: str) -> datetime | None:
     if not value:
         return None
     try:
-        return _naive_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        return naive_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
     except ValueError:
         raise AirflowFailException(f"{name}: {value!r} is not a date and time (ISO 8601)") from None
-
-
-def _naive_utc(value: Any) -> datetime:
-    value = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, Any]:

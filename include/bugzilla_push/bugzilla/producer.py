@@ -67,6 +67,7 @@ def producer_warnings(reader: BugzillaReader) -> list[ProducerWarning]:
             1,
             "push_options File.enabled is not 'Enabled': Bugzilla writes a push row only when one of its own "
             "enabled connectors wants the change, and only File wants every change; now only what "
-            f"{', '.join(wanting) or 'no connector'} wanted reaches push (Administration → Push → File → enabled)",
+            f"{', '.join(wanting) or 'no connector'} wanted reaches push "
+            "(Administration → Push → File → enabled)",
         )
     ]

@@ -6,6 +6,7 @@ MySQL/MariaDB (what bugzilla.mozilla.org runs), PostgreSQL and SQLite alike. Not
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -98,7 +99,7 @@ class BugzillaReader:
                 self._db = self._open()
                 self._groups = "`groups`" if self._db.dialect.name == "mysql" else '"groups"'
             return self._db.query(sql.replace("{groups}", self._groups), params)
-        except Exception as exc:  # noqa: BLE001 - every driver has its own error classes; all mean "not now"
+        except Exception as exc:
             self.close()  # a broken connection is not reused
             raise BugzillaUnavailable(
                 f"cannot read Bugzilla's database: {type(exc).__name__}: {exc}"
@@ -107,10 +108,9 @@ class BugzillaReader:
     def close(self) -> None:
         db, self._db = self._db, None
         if db is not None:
-            try:
+            # Closing a broken connection may fail too; it is gone either way.
+            with contextlib.suppress(Exception):
                 db.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail too; it is gone either way
-                pass
 
     def has_table(self, table: str) -> bool:
         """Whether the database has this table (a name from this package, never user input)."""

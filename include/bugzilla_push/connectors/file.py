@@ -103,7 +103,7 @@ def _line(message: PushMessage) -> str:
     head = _encode(
         {
             "push_id": row.id,
-            "routing_key": row.routing_key,
+            "routing_key": message.routing_key,  # whole, also where the column cut it
             "change_set": row.change_set,
             "push_ts": row.push_ts.isoformat(),
         }

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from bugzilla_push.clock import aware_utc
 
-def _utc(value: datetime) -> datetime:
-    """Make the store's naive UTC times aware, so that they are sent with a `Z`."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcTime = Annotated[datetime, AfterValidator(_utc)]
+# The store's naive UTC times made aware, so that they are sent with a `Z`.
+UtcTime = Annotated[datetime, AfterValidator(aware_utc)]
 
 
 class Model(BaseModel):

@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime  # noqa: TC003 - FastAPI reads the annotations at run time
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,10 +21,11 @@ from fastapi.responses import Response
 
 from bugzilla_push.airflow.connectors import enabled_connectors
 from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook, BugzillaDbNotConfigured
+from bugzilla_push.clock import naive_utc, utcnow
 from bugzilla_push.connectors.base import redact
 from bugzilla_push.console import models
 from bugzilla_push.console.security import can_act, can_read, can_read_payloads, same_origin
-from bugzilla_push.engine import utcnow
+from bugzilla_push.model import CONNECTOR_NAME_PATTERN
 from bugzilla_push.store.operations import NotFound, Operations
 from bugzilla_push.store.replays import Replays
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC = {"console.js": "text/javascript", "charts.js": "text/javascript", "console.css": "text/css"}
-CONNECTOR = r"^[A-Za-z0-9_.-]{1,32}$"  # a connection id that fits BMO's varchar(32)
 
 Reader = [Depends(can_read)]
 Actor = [Depends(can_act), Depends(same_origin)]  # in this order: 401/403 before any other check
@@ -83,7 +83,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 Ops = Annotated[Operations, Depends(operations)]
-ConnectorName = Annotated[str, Path(pattern=CONNECTOR, description="the connector's connection id")]
+ConnectorName = Annotated[
+    str, Path(pattern=CONNECTOR_NAME_PATTERN, description="the connector's connection id")
+]
 
 
 def _enabled() -> tuple[list[str], str | None]:
@@ -198,7 +200,7 @@ def _queue_page(connector: str | None, rows: list[dict[str, Any]], has_more: boo
 @router.get("/api/dead-letters", dependencies=Reader)
 def dead_letters(
     ops: Ops,
-    connector: Annotated[str | None, Query(pattern=CONNECTOR)] = None,
+    connector: Annotated[str | None, Query(pattern=CONNECTOR_NAME_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> models.DeadLetterPage:
@@ -212,7 +214,7 @@ def dead_letters(
 @router.get("/api/log", dependencies=Reader)
 def delivery_log(
     ops: Ops,
-    connector: Annotated[str | None, Query(pattern=CONNECTOR)] = None,
+    connector: Annotated[str | None, Query(pattern=CONNECTOR_NAME_PATTERN)] = None,
     result: Annotated[int | None, Query(ge=1, le=6, description="1 OK … 6 BLOCKED")] = None,
     routing_key: Annotated[str | None, Query(max_length=64, description="prefix, e.g. bug.modify")] = None,
     since: Annotated[
@@ -228,20 +230,14 @@ def delivery_log(
         connector=connector,
         result=result,
         routing_key=routing_key or None,
-        since=_naive_utc(since),
-        until=_naive_utc(until),
+        since=naive_utc(since),
+        until=naive_utc(until),
         bug_id=bug_id,
         before_id=before_id,
         limit=limit,
     )
     rows = [models.LogRow.model_validate(r) for r in page.rows]
     return models.LogPage(rows=rows, next_before_id=rows[-1].id if page.has_more and rows else None)
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 @router.get("/api/messages/{message_id}", dependencies=[Depends(can_read_payloads)])

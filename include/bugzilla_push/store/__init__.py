@@ -1,40 +1,32 @@
-"""Opening a store from a database URL (the CLI, tests and benchmarks; Airflow goes through hooks)."""
+"""Opening a store from a database URL or a :class:`~bugzilla_push.dburl.DbTarget`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import urlsplit
-
+from bugzilla_push.dburl import DbTarget
 from bugzilla_push.store.base import LockTimeout, Store
 from bugzilla_push.store.records import Batch, Commit, NewMessage
 
-__all__ = ["Batch", "Commit", "LockTimeout", "NewMessage", "Store", "open_store", "sqlite_path"]
-
-
-def sqlite_path(url: str) -> Path:
-    """Return the file of `sqlite:///relative/path` or `sqlite:////absolute/path`."""
-    return Path(url.split(":///", 1)[1] if ":///" in url else urlsplit(url).path)
+__all__ = ["Batch", "Commit", "LockTimeout", "NewMessage", "Store", "open_store", "open_target"]
 
 
 def open_store(url: str) -> Store:
     """Open `postgresql://…`, `mysql://…` or `sqlite:///path` (relative) / `sqlite:////abs/path`."""
-    scheme = urlsplit(url).scheme.split("+", 1)[0]
-    if scheme in ("postgresql", "postgres"):
+    return open_target(DbTarget.from_url(url))
+
+
+def open_target(target: DbTarget) -> Store:
+    """Open the store on a target, with the driver of its kind (imported only when used)."""
+    if target.kind == "postgresql":
         from bugzilla_push.store import postgres
 
-        return Store(
-            postgres.connect(url.replace("postgres://", "postgresql://", 1)), postgres.PostgresDialect()
-        )
-    if scheme in ("mysql", "mariadb"):
+        return Store(postgres.connect(target.params), postgres.PostgresDialect())
+    if target.kind == "mysql":
         from bugzilla_push.store import mysql
 
-        conn, database = mysql.connect(url)
-        return Store(conn, mysql.MysqlDialect(database))
-    if scheme == "sqlite":
-        from bugzilla_push.store import sqlite
+        return Store(mysql.connect(target.params), mysql.MysqlDialect(target.params["database"]))
+    from pathlib import Path
 
-        path = sqlite_path(url)
-        return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
-    raise ValueError(
-        f"unsupported database URL scheme {scheme!r}: use postgresql://…, mysql://… or sqlite:///…"
-    )
+    from bugzilla_push.store import sqlite
+
+    path = Path(target.params["path"])
+    return Store(sqlite.connect(path), sqlite.SqliteDialect(path))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.backoff import Backoff
@@ -37,6 +37,7 @@ from bugzilla_push.store.records import (
     QueueStatus,
 )
 from bugzilla_push.store.schema import apply_migrations, current_version
+from bugzilla_push.store.session import Session
 from bugzilla_push.store.status import queue_status
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class LockTimeout(RuntimeError):
     """Another process holds the lock (it is delivering to this connector right now)."""
 
 
-class Store:
+class Store(Session):
     """The push tables in one database, through one DB-API connection (one thread at a time).
 
     :param conn: an open DB-API connection in autocommit mode; transactions are explicit
@@ -56,28 +57,8 @@ class Store:
     """
 
     def __init__(self, conn: Any, dialect: Dialect) -> None:
-        self.conn = dialect.prepare(conn)
-        self.dialect = dialect
+        super().__init__(conn, dialect)
         self._held_locks: set[str] = set()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        with self.dialect.transaction(self.conn) as cur:
-            yield cur
-
-    def execute(self, cur: Any, sql: str, params: dict[str, Any] | Sequence[Any] | None = None) -> Any:
-        cur.execute(self.dialect.sql(sql), params or {})
-        return cur
-
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-        """Run one read statement on its own (autocommit: no transaction held open)."""
-        cur = self.conn.cursor()
-        try:
-            return list(self.execute(cur, sql, params).fetchall())
-        finally:
-            cur.close()
 
     def close(self) -> None:
         for name in list(self._held_locks):
@@ -120,10 +101,9 @@ class Store:
     def unlock(self, name: str) -> None:
         if name in self._held_locks:
             self._held_locks.discard(name)
-            try:
+            # A dead connection has released its locks already.
+            with suppress(Exception):
                 self.dialect.unlock(self.conn, name)
-            except Exception:  # noqa: BLE001 - a dead connection has released its locks already
-                pass
 
     # -- producer ---------------------------------------------------------------------------
 
@@ -454,11 +434,6 @@ class Store:
             + "SELECT %(now)s, '*', 'queue', 0, 0, 0, 0, 0, COUNT(*), MIN(push_ts), %(millis)s FROM push",
             {"now": self.dialect.to_db(now), "millis": millis},
         )
-
-    def execute_one(self, sql: str, params: dict[str, Any] | None = None) -> int:
-        """Run one write statement in its own transaction; return the rows it touched."""
-        with self.transaction() as cur:
-            return self.execute(cur, sql, params).rowcount
 
     # -- operator state ---------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import pymysql
 
@@ -148,21 +147,6 @@ class MysqlDialect(Dialect):
             return {r[0] for r in cur.fetchall()}
 
 
-def connect_args(url: str) -> dict[str, Any]:
-    """PyMySQL's connect arguments from a `mysql://user:password@host:port/database` URL."""
-    parts = urlsplit(url)
-    return {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 3306,
-        "user": unquote(parts.username or ""),
-        "password": unquote(parts.password or ""),
-        "database": unquote(parts.path.lstrip("/")),
-        "charset": "utf8mb4",
-        "autocommit": True,
-    }
-
-
-def connect(url: str) -> tuple[Any, str]:
-    """Open a connection from a `mysql://user:password@host:port/database` URL."""
-    args = connect_args(url)
-    return pymysql.connect(**args), args["database"]
+def connect(params: dict[str, Any]) -> Any:
+    """Open a connection with PyMySQL's connect arguments (:func:`bugzilla_push.dburl.mysql_params`)."""
+    return pymysql.connect(**params)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bugzilla_push.model import PushRow, Result, parse_message
+from bugzilla_push.model import PushRow, Result, bug_id_of_row
 from bugzilla_push.store.dialect import BACKLOG_COLUMNS
 from bugzilla_push.store.records import LogEntry
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from bugzilla_push.store.base import Store
+    from bugzilla_push.store.records import ConnectorStatus
 
 MAX_PAGE = 500
 BUG_SCAN_LIMIT = 5000  # candidate rows read when filtering the log by bug id
@@ -51,41 +52,8 @@ class Operations:
 
     def overview(self, connectors: Sequence[str] = ()) -> dict[str, Any]:
         """Queue depth and age, and each connector's state, backlog, backoff, errors and last success."""
-        status = self.store.status(connectors)
-        d, now = self.store.dialect, self.clock()
-        states = {
-            name: (bool(paused), reason, by, d.from_db(ts))
-            for name, paused, reason, by, ts in self.store.query(
-                "SELECT connector, paused, reason, changed_by, changed_ts FROM push_connector_state"
-            )
-        }
-        last_ok = {
-            name: d.from_db(ts)
-            for name, ts in self.store.query(
-                "SELECT connector, MAX(sampled_ts) FROM push_stats WHERE sent > 0 GROUP BY connector"
-            )
-        }
-        rows = []
-        for name in sorted({*status.connectors, *states} - {"*"}):
-            c = status.connectors.get(name)
-            paused, reason, by, changed = states.get(name, (False, None, None, None))
-            backing_off = c is not None and c.next_attempt_ts is not None and c.next_attempt_ts > now
-            rows.append(
-                {
-                    "connector": name,
-                    "state": "paused" if paused else "backing_off" if backing_off else "active",
-                    "paused_reason": reason if paused else None,
-                    "paused_by": by if paused else None,
-                    "paused_ts": changed if paused else None,
-                    "backlog": c.backlog if c else 0,
-                    "backlog_oldest_ts": c.oldest_ts if c else None,
-                    "attempts": c.backoff_attempts if c else 0,
-                    "next_attempt_ts": c.next_attempt_ts if backing_off else None,
-                    "last_error": c.last_error if c else None,
-                    "dead_letters": c.dead_letters if c else 0,
-                    "last_success_ts": last_ok.get(name),
-                }
-            )
+        status, now = self.store.status(connectors), self.clock()
+        rows = [_overview_row(c, now) for name, c in status.connectors.items() if name != "*"]
         return {
             "now": now,
             "pending": status.pending,
@@ -244,7 +212,7 @@ class Operations:
                 f"ORDER BY {id_column} DESC LIMIT {BUG_SCAN_LIMIT}",
                 {"p": pattern},
             ):
-                if _bug_of(PushRow(message_id, push_ts, payload, change_set, key)) == bug_id:
+                if bug_id_of_row(PushRow(message_id, push_ts, payload, change_set, key)) == bug_id:
                     found.add(message_id)
         return sorted(found)
 
@@ -333,15 +301,7 @@ class Operations:
     def retry_dead_letter(self, dead_letter_id: int, actor: str) -> dict[str, Any]:
         """Move a dead letter back to its connector's backlog, to be sent on the next run."""
         with self.store.transaction() as cur:
-            found = self.store.execute(
-                cur,
-                "SELECT message_id, connector FROM push_dead_letter WHERE id = %(i)s"
-                + self.store.dialect.for_update,
-                {"i": dead_letter_id},
-            ).fetchone()
-            if found is None:
-                raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
-            message_id, connector = found
+            message_id, connector, _ = self._dead_letter(cur, dead_letter_id)
             select = (
                 "SELECT message_id, push_ts, payload, change_set, routing_key, connector, 0 "
                 "FROM push_dead_letter WHERE id = %(i)s"
@@ -357,17 +317,22 @@ class Operations:
 
     def drop_dead_letter(self, dead_letter_id: int, actor: str) -> dict[str, Any]:
         with self.store.transaction() as cur:
-            found = self.store.execute(
-                cur,
-                "SELECT message_id, connector, reason FROM push_dead_letter WHERE id = %(i)s"
-                + self.store.dialect.for_update,
-                {"i": dead_letter_id},
-            ).fetchone()
-            if found is None:
-                raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
+            message_id, connector, reason = self._dead_letter(cur, dead_letter_id)
             self.store.execute(cur, "DELETE FROM push_dead_letter WHERE id = %(i)s", {"i": dead_letter_id})
-            self.store.audit(cur, self.clock(), actor, "drop_dead_letter", found[1], found[0], found[2])
-        return {"message_id": found[0], "connector": found[1]}
+            self.store.audit(cur, self.clock(), actor, "drop_dead_letter", connector, message_id, reason)
+        return {"message_id": message_id, "connector": connector}
+
+    def _dead_letter(self, cur: Any, dead_letter_id: int) -> tuple[int, str, str]:
+        """Lock a dead letter for the caller's transaction; return its message id, connector and reason."""
+        found = self.store.execute(
+            cur,
+            "SELECT message_id, connector, reason FROM push_dead_letter WHERE id = %(i)s"
+            + self.store.dialect.for_update,
+            {"i": dead_letter_id},
+        ).fetchone()
+        if found is None:
+            raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
+        return found[0], found[1], found[2]
 
     def drop_backlog_message(self, connector: str, message_id: int, actor: str) -> None:
         """Give up on one waiting message: it is logged IGNORED with who dropped it, and never sent."""
@@ -417,10 +382,19 @@ def _floor(ts: datetime, bucket: timedelta) -> datetime:
     return epoch + ((ts - epoch) // bucket) * bucket
 
 
-def _bug_of(row: PushRow) -> int | None:
-    try:
-        message = parse_message(row, 1 << 40)
-    except ValueError:
-        return None
-    bug = message.bug
-    return bug.get("id") if bug else None
+def _overview_row(c: ConnectorStatus, now: datetime) -> dict[str, Any]:
+    """Return a connector's status in the console's words (`attempts`, `backlog_oldest_ts`)."""
+    return {
+        "connector": c.connector,
+        "state": c.state(now),
+        "paused_reason": c.paused_reason,
+        "paused_by": c.paused_by,
+        "paused_ts": c.paused_ts,
+        "backlog": c.backlog,
+        "backlog_oldest_ts": c.oldest_ts,
+        "attempts": c.backoff_attempts,
+        "next_attempt_ts": c.next_attempt_ts if c.backing_off(now) else None,
+        "last_error": c.last_error,
+        "dead_letters": c.dead_letters,
+        "last_success_ts": c.last_success_ts,
+    }

@@ -115,6 +115,7 @@ def _lock_key(name: str) -> int:
     return key - (1 << 32) if key >= 1 << 31 else key  # advisory lock keys are signed int4
 
 
-def connect(url: str) -> Any:
-    """Open a connection from a `postgresql://` URL."""
-    return psycopg.connect(url, autocommit=True, application_name="bugzilla-push")
+def connect(params: dict[str, Any]) -> Any:
+    """Open a connection from psycopg's arguments: a `conninfo` (URL or key=value) and/or keywords."""
+    args = {"application_name": "bugzilla-push", **params}
+    return psycopg.connect(args.pop("conninfo", ""), autocommit=True, **args)

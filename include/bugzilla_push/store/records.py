@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from bugzilla_push.ranges import IdRanges
 
@@ -168,7 +168,15 @@ class Commit:
 
 @dataclass(frozen=True)
 class ConnectorStatus:
-    """One connector's queue state, for `status` and `check`."""
+    """One connector's state: the one record `status`, `check` and the console's overview show.
+
+    :param backlog: messages waiting in its backlog, the oldest pushed at `oldest_ts`
+    :param backoff_attempts: failed attempts in a row (the backoff's exponent); the next after
+        `next_attempt_ts`
+    :param last_error: why the oldest backlog message failed last
+    :param paused: held by an operator (or by itself) since `paused_ts`, by `paused_by`
+    :param last_success_ts: when it last sent a message (from the statistics)
+    """
 
     connector: str
     backlog: int = 0
@@ -177,6 +185,19 @@ class ConnectorStatus:
     next_attempt_ts: datetime | None = None
     dead_letters: int = 0
     last_error: str | None = None
+    paused: bool = False
+    paused_reason: str | None = None
+    paused_by: str | None = None
+    paused_ts: datetime | None = None
+    last_success_ts: datetime | None = None
+
+    def backing_off(self, now: datetime) -> bool:
+        """Whether it waits for its backoff to pass before it tries again."""
+        return self.next_attempt_ts is not None and self.next_attempt_ts > now
+
+    def state(self, now: datetime) -> Literal["active", "paused", "backing_off"]:
+        """Return `paused`, `backing_off` or `active`, in that order of precedence."""
+        return "paused" if self.paused else "backing_off" if self.backing_off(now) else "active"
 
 
 @dataclass(frozen=True)

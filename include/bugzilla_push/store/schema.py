@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bugzilla_push.store.dialect import index_table
 
 if TYPE_CHECKING:
-    from bugzilla_push.store.base import Store
+    from bugzilla_push.store.session import Session
 
 BMO_TABLES = ("push", "push_backlog", "push_backoff", "push_options", "push_log")
 OWN_TABLES = (
@@ -213,7 +213,7 @@ OWN_INDEXES_ON_BMO_TABLES: dict[int, list[str]] = {
 OWNED_MARK = {"push_backlog": "push_backlog_connector_idx", "push_log": "push_log_connector_idx"}
 
 
-def current_version(store: Store) -> int:
+def current_version(store: Session) -> int:
     """Return the schema version recorded in `push_meta` (0: none of this project's tables yet)."""
     if not store.dialect.existing_tables(store.conn, ["push_meta"]):
         return 0
@@ -221,7 +221,7 @@ def current_version(store: Store) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def apply_migrations(store: Store) -> list[str]:
+def apply_migrations(store: Session) -> list[str]:
     """Create or upgrade the tables (idempotent); return the statements run.
 
     Tables Bugzilla created already are left exactly as they are: only the indexes this project

@@ -9,10 +9,10 @@ from bugzilla_push.store.records import ConnectorStatus, QueueStatus
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from bugzilla_push.store.base import Store
+    from bugzilla_push.store.session import Session
 
 
-def queue_status(store: Store, connectors: Sequence[str] = ()) -> QueueStatus:
+def queue_status(store: Session, connectors: Sequence[str] = ()) -> QueueStatus:
     """Read pending queue, backlogs, backoff, dead letters, the open batch and the last run."""
     d = store.dialect
     pending, oldest = store.query("SELECT COUNT(*), MIN(push_ts) FROM push")[0]
@@ -33,6 +33,11 @@ def queue_status(store: Store, connectors: Sequence[str] = ()) -> QueueStatus:
         "(SELECT MIN(message_id) FROM push_backlog o WHERE o.connector = b.connector)"
     ):
         states.setdefault(name, {}).update(last_error=error)
+    for name, paused, reason, by, ts in store.query(
+        "SELECT connector, paused, reason, changed_by, changed_ts FROM push_connector_state"
+    ):
+        pause = {"paused": True, "paused_reason": reason, "paused_by": by, "paused_ts": d.from_db(ts)}
+        states.setdefault(name, {}).update(pause if paused else {})
     open_rows = store.query(
         "SELECT id, owner, created_ts, size, first_id, last_id FROM push_run WHERE open_slot = 1"
     )
@@ -79,6 +84,11 @@ def queue_status(store: Store, connectors: Sequence[str] = ()) -> QueueStatus:
             "deleted": deleted,
             "connectors": per_connector,
         }
+    for name, ts in store.query(
+        "SELECT connector, MAX(sampled_ts) FROM push_stats WHERE sent > 0 GROUP BY connector"
+    ):
+        if name in states:
+            states[name].update(last_success_ts=d.from_db(ts))
     dead_letters = [
         {"message_id": m, "connector": c, "routing_key": k, "reason": r, "failed_ts": d.from_db(ts)}
         for m, c, k, r, ts in store.query(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bugzilla_push.engine import utcnow
+from bugzilla_push.clock import utcnow
 from bugzilla_push.store import Store, open_store
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.console.day import Day, seed_day

@@ -40,7 +40,8 @@ def set_options(store: Store, **enabled: str) -> None:
         for connector, value in enabled.items():
             store.execute(
                 cur,
-                "INSERT INTO push_options (connector, option_name, option_value) VALUES (%(c)s, 'enabled', %(v)s)",
+                "INSERT INTO push_options (connector, option_name, option_value) "
+                "VALUES (%(c)s, 'enabled', %(v)s)",
                 {"c": connector, "v": value},
             )
 

@@ -32,14 +32,14 @@ def bulk(double: EsTestServer, first_id: int, count: int) -> tuple[int, list[int
         action = {"_index": "bugs", "_id": str(i), "version": i, "version_type": "external"}
         lines.append(json.dumps({"index": action}))
         lines.append(json.dumps({"id": i}))
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - an http:// URL of the loopback double
         f"{double.url}/_bulk",
         data=("\n".join(lines) + "\n").encode(),
         headers={"Content-Type": "application/x-ndjson"},
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback test double
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - the same request
             body = json.loads(response.read())
             return response.status, [next(iter(item.values()))["status"] for item in body["items"]]
     except urllib.error.HTTPError as exc:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from bugzilla_push.store import Store
-from bugzilla_push.watch import WatchTarget
+from bugzilla_push.dburl import DbTarget, kind_of, mysql_params
+from bugzilla_push.store import Store, open_target
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from bugzilla_push.watch import Kind
+    from bugzilla_push.dburl import Kind
 
 BUGZILLA_DB_CONN_ID = "bugzilla_db"
 
@@ -57,35 +57,24 @@ class BugzillaDbHook(BaseHook):
             conn = self.get_connection(conn_id)
         except AirflowNotFoundException:
             raise _not_defined(conn_id) from None
-        kind = connection_kind(conn_id, conn)
-        if kind == "postgresql":
+        if connection_kind(conn_id, conn) == "postgresql":
             from airflow.providers.postgres.hooks.postgres import PostgresHook
 
             from bugzilla_push.store.postgres import PostgresDialect
 
             pg = PostgresHook(postgres_conn_id=conn_id, connection=conn)
             return Store(pg.get_conn(), PostgresDialect())
-        if kind == "mysql":
-            import pymysql
-
-            from bugzilla_push.store.mysql import MysqlDialect
-
-            args = mysql_args(conn)
-            return Store(pymysql.connect(**args), MysqlDialect(args["database"]))
-        from bugzilla_push.store import sqlite
-
-        path = sqlite_file(conn_id, conn)
-        return Store(sqlite.connect(path), sqlite.SqliteDialect(path))
+        return open_target(db_target(conn_id, conn))
 
     @classmethod
-    async def aget_watch_target(cls, conn_id: str = default_conn_name) -> WatchTarget:
+    async def aget_watch_target(cls, conn_id: str = default_conn_name) -> DbTarget:
         """Resolve the connection for :mod:`bugzilla_push.watch` without blocking the event loop."""
         try:
             conn = await cls.aget_connection(conn_id)
         except AirflowNotFoundException:
             raise _not_defined(conn_id) from None
         # In a thread: PostgresHook may fetch an IAM token over the network.
-        return await asyncio.to_thread(watch_target, conn_id, conn)
+        return await asyncio.to_thread(db_target, conn_id, conn)
 
 
 def _not_defined(conn_id: str) -> BugzillaDbNotConfigured:
@@ -97,13 +86,9 @@ def _not_defined(conn_id: str) -> BugzillaDbNotConfigured:
 
 def connection_kind(conn_id: str, conn: Connection) -> Kind:
     """Return which database the connection names, or say how to fix it."""
-    kind = (conn.conn_type or "").lower()
-    if kind in ("postgres", "postgresql"):
-        return "postgresql"
-    if kind in ("mysql", "mariadb"):
-        return "mysql"
-    if kind == "sqlite":
-        return "sqlite"
+    kind = kind_of(conn.conn_type or "")
+    if kind is not None:
+        return kind
     raise BugzillaDbNotConfigured(
         f"The Airflow connection {conn_id!r} has type {conn.conn_type!r}; bugzilla-push reads "
         f"PostgreSQL, MySQL/MariaDB or SQLite. {HOW_TO_SET}"
@@ -113,13 +98,7 @@ def connection_kind(conn_id: str, conn: Connection) -> Kind:
 def mysql_args(conn: Connection) -> dict[str, Any]:
     """PyMySQL's connect arguments: host, port, login, password, schema (the database), `ssl` extra."""
     return {
-        "host": conn.host or "127.0.0.1",
-        "port": conn.port or 3306,
-        "user": conn.login or "",
-        "password": conn.password or "",
-        "database": conn.schema or "",
-        "charset": "utf8mb4",
-        "autocommit": True,
+        **mysql_params(conn.host, conn.port, conn.login, conn.password, conn.schema),
         **_mysql_ssl(conn.extra_dejson),
     }
 
@@ -148,14 +127,14 @@ def postgres_args(conn_id: str, conn: Connection) -> dict[str, Any]:
     return {k: v for k, v in args.items() if v is not None and k not in ("row_factory", "cursor_factory")}
 
 
-def watch_target(conn_id: str, conn: Connection) -> WatchTarget:
-    """Return what :class:`~bugzilla_push.watch.PushWatcher` needs to open its own connection."""
+def db_target(conn_id: str, conn: Connection) -> DbTarget:
+    """Return what the store and :class:`~bugzilla_push.watch.PushWatcher` open their connections from."""
     kind = connection_kind(conn_id, conn)
     if kind == "postgresql":
-        return WatchTarget(kind, postgres_args(conn_id, conn))
+        return DbTarget(kind, postgres_args(conn_id, conn))
     if kind == "mysql":
-        return WatchTarget(kind, mysql_args(conn))
-    return WatchTarget(kind, {"path": str(sqlite_file(conn_id, conn))})
+        return DbTarget(kind, mysql_args(conn))
+    return DbTarget(kind, {"path": str(sqlite_file(conn_id, conn))})
 
 
 def _mysql_ssl(extra: dict[str, Any]) -> dict[str, Any]:

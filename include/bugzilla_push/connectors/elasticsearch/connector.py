@@ -31,7 +31,6 @@ from bugzilla_push.connectors.elasticsearch.documents import (
     Child,
     ChildIndex,
     MessagePlan,
-    bug_id_of,
     is_public,
     plan_message,
     privacy_transition,
@@ -278,7 +277,7 @@ class ElasticsearchConnector(Connector):
 
     def _find_children(self, batch: Sequence[PushMessage]) -> ChildIndex | None:
         """Find the comments and attachments of bugs whose privacy changes in the batch."""
-        bug_ids = sorted({b for m in batch if privacy_transition(m) and (b := bug_id_of(m)) is not None})
+        bug_ids = sorted({b for m in batch if privacy_transition(m) and (b := m.bug_id) is not None})
         if not bug_ids:
             return None
         from elasticsearch import ApiError, TransportError

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bugzilla_push.connectors.elasticsearch.mappings import CHILD_KINDS, KIND_OF_TARGET, IndexNames, Kind
+from bugzilla_push.payload_shape import current_bug, current_routing_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -27,8 +28,21 @@ if TYPE_CHECKING:
     from bugzilla_push.model import PushMessage
 
 TRUE_VALUES = frozenset({"1", "true", True})  # True == 1, so 1 is in too
-CLOSED_STATUSES = frozenset({"RESOLVED", "VERIFIED", "CLOSED"})
-
+# Names and logins of a bug, each indexed as one keyword (absent when unset).
+KEYWORD_FIELDS = (
+    "resolution",
+    "product",
+    "component",
+    "classification",
+    "type",
+    "severity",
+    "version",
+    "operating_system",
+    "platform",
+    "assigned_to",
+    "creator",
+    "qa_contact",
+)
 CLOSED_STATUSES = frozenset({"RESOLVED", "VERIFIED", "CLOSED"})
 
 
@@ -96,6 +110,14 @@ def _login(value: Any) -> Any:
     return (value.get("login") or value.get("name")) if isinstance(value, dict) else value
 
 
+def _creator(message: PushMessage, key: str, older_key: str) -> Any:
+    """Return who wrote a comment or attachment: its user under either key, else the creating event's."""
+    login = _login(message.object.get(key) or message.object.get(older_key))
+    if login is None and message.event.action == "create" and message.event.user:
+        return message.event.user.login
+    return login
+
+
 def _flags(flags: Any) -> list[str]:
     """`[{"name": "review", "value": "?"}]` → `["review?"]`: searchable as one keyword each."""
     out = []
@@ -118,56 +140,47 @@ def _blank(value: Any) -> Any:
     return None if value == "" else value
 
 
+def _keyword(value: Any) -> Any:
+    """Return a name or login (an object's, if a payload still has one); "" as absent."""
+    return _blank(_login(value) if isinstance(value, dict) else value)
+
+
+def _selected(value: Any) -> Any:
+    """Return a single-select value; "", "--" and "---" all mean none is selected (Serialize.pm `_select`)."""
+    return None if value in ("", "--", "---") else value
+
+
 def _push_fields(message: PushMessage) -> dict[str, Any]:
     user = message.event.user
     return {
         "push_id": message.id,
         "change_set": message.row.change_set,
-        "routing_key": message.routing_key,
+        "routing_key": current_routing_key(message.routing_key),
         "changed_by": user.login if user else None,
         "event_time": message.event.time,
     }
 
 
-def bug_id_of(message: PushMessage) -> int | None:
-    """Return the id of the bug a message is about (its own, or its `bug` object's or `bug_id`)."""
-    obj = message.object
-    if message.target == "bug":
-        return obj.get("id")
-    bug = obj.get("bug")
-    if isinstance(bug, dict) and bug.get("id") is not None:
-        return bug["id"]
-    return obj.get("bug_id")
-
-
 def bug_document(message: PushMessage, private: bool) -> dict[str, Any]:
-    """Build a bug's search document: its state at this message, names flattened for search."""
-    bug = message.object
-    status = _name(bug.get("status"))
+    """Build a bug's search document: its state at this message, in today's shape, "" indexed as absent.
+
+    Either payload shape gives the same document (see :mod:`bugzilla_push.payload_shape`).
+    """
+    bug = current_bug(message.object)
+    status = _keyword(bug.get("status"))
     return {
         "bug_id": bug["id"],
         "alias": _list(bug.get("alias")),
         "summary": bug.get("summary"),
         "status": status,
-        "resolution": _blank(_name(bug.get("resolution"))),
         "is_open": status not in CLOSED_STATUSES if status is not None else None,
-        "product": _name(bug.get("product")),
-        "component": _name(bug.get("component")),
-        "classification": _name(bug.get("classification")),
-        "type": _name(bug.get("type")),
-        "severity": _name(bug.get("severity")),
-        "priority": _name(bug.get("priority")),
-        "version": _name(bug.get("version")),
-        "target_milestone": _name(bug.get("target_milestone")),
-        "operating_system": _name(bug.get("operating_system")),
-        "platform": _name(bug.get("platform")),
+        **{name: _keyword(bug.get(name)) for name in KEYWORD_FIELDS},
+        "priority": _selected(bug.get("priority")),
+        "target_milestone": _selected(bug.get("target_milestone")),
         "keywords": [_name(k) for k in _list(bug.get("keywords"))],
         "whiteboard": _blank(bug.get("whiteboard")),
         "url": _blank(bug.get("url")),
         "see_also": _list(bug.get("see_also")),
-        "assigned_to": _login(bug.get("assigned_to")),
-        "creator": _login(bug.get("creator") or bug.get("reporter")),
-        "qa_contact": _login(bug.get("qa_contact")),
         "flags": _flags(bug.get("flags")),
         "creation_time": bug.get("creation_time"),
         "last_change_time": bug.get("last_change_time"),
@@ -182,15 +195,12 @@ def bug_document(message: PushMessage, private: bool) -> dict[str, Any]:
 def comment_document(message: PushMessage) -> dict[str, Any]:
     """Build a comment's document: its text and who wrote it (the event's user on `create`)."""
     comment = message.object
-    author = _login(comment.get("creator") or comment.get("author"))
-    if author is None and message.event.action == "create" and message.event.user:
-        author = message.event.user.login
     return {
         "comment_id": comment["id"],
-        "bug_id": bug_id_of(message),
+        "bug_id": message.bug_id,
         "number": comment.get("number"),
         "body": comment.get("body") if comment.get("body") is not None else comment.get("text"),
-        "author": author,
+        "author": _creator(message, "creator", "author"),
         "tags": _list(comment.get("tags")),
         "creation_time": comment.get("creation_time"),
         "is_private": bool(comment.get("is_private")),
@@ -201,16 +211,13 @@ def comment_document(message: PushMessage) -> dict[str, Any]:
 def attachment_document(message: PushMessage) -> dict[str, Any]:
     """Build an attachment's document from its metadata (push messages never carry its contents)."""
     att = message.object
-    creator = _login(att.get("creator") or att.get("attacher"))
-    if creator is None and message.event.action == "create" and message.event.user:
-        creator = message.event.user.login
     return {
         "attachment_id": att["id"],
-        "bug_id": bug_id_of(message),
+        "bug_id": message.bug_id,
         "description": att.get("description") if att.get("description") is not None else att.get("summary"),
         "file_name": att.get("file_name"),
         "content_type": att.get("content_type"),
-        "creator": creator,
+        "creator": _creator(message, "creator", "attacher"),
         "flags": _flags(att.get("flags")),
         "is_obsolete": bool(att.get("is_obsolete")),
         "is_patch": bool(att.get("is_patch")),
@@ -260,7 +267,7 @@ def plan_message(message: PushMessage, names: IndexNames, index_private: bool) -
         kind=kind,
         doc_id=doc_id,
         source=doc,
-        bug_id=bug_id_of(message),
+        bug_id=message.bug_id,
         public=public,
         transition=transition,
     )

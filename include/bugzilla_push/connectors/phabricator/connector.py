@@ -22,7 +22,7 @@ revision's current state is sent, so a replay changes nothing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
 from bugzilla_push.bugzilla import BugzillaUnavailable
 from bugzilla_push.connectors.base import OK, Connector, ConnectorConfigError, ConnectorFatal, Outcome
@@ -108,9 +108,8 @@ class PhabricatorConnector(Connector):
 
     def should_send(self, message: PushMessage) -> bool:
         """Take a bug's group, assignee, QA contact or CC changes (`send` checks its attachments)."""
-        bug = message.bug
         key = message.event.routing_key or message.routing_key  # the payload keeps the key uncut
-        return wants(key) and bug is not None and isinstance(bug.get("id"), int)
+        return wants(key) and isinstance(message.bug_id, int)
 
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
         """Sync each message's bug in order; stop at the first transient failure.
@@ -147,7 +146,7 @@ class PhabricatorConnector(Connector):
     # -- one message -------------------------------------------------------------------------
 
     def _sync(self, reader: BugzillaReader, message: PushMessage) -> Outcome:
-        bug_id = int((message.bug or {})["id"])  # should_send made sure there is one
+        bug_id = cast("int", message.bug_id)  # should_send made sure there is one
         bug = reader.bug(bug_id)
         if bug is None:
             return _ignored(f"bug {bug_id} is not in Bugzilla's database")

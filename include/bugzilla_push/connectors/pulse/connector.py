@@ -32,6 +32,7 @@ from bugzilla_push.connectors.base import (
 from bugzilla_push.connectors.pulse.confirms import Publication
 from bugzilla_push.connectors.pulse.errors import Target
 from bugzilla_push.connectors.pulse.publisher import ConfirmingPublisher
+from bugzilla_push.connectors.pulse.routing import amqp_routing_key, cut_note
 from bugzilla_push.model import Result
 
 if TYPE_CHECKING:
@@ -153,7 +154,15 @@ class PulseConnector(Connector):
         return not message.is_private or message.routing_key.endswith(".modify:is_private")
 
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
-        report = self.publisher.publish([_publication(m) for m in batch])
+        publications = [_publication(m) for m in batch]
+        report = self.publisher.publish(publications)
+        for n, (message, publication) in enumerate(zip(batch, publications, strict=True)):
+            # Identity: amqp_routing_key returns the key itself when it fits, the common case.
+            if publication.routing_key is not message.routing_key and n < len(report.outcomes):
+                note = cut_note(message.routing_key, publication.routing_key)
+                log.warning("%s: push %d: %s", self.name, message.id, note)
+                if report.outcomes[n].result is Result.OK:
+                    report.outcomes[n] = Outcome(Result.OK, note)  # said in the message's log row too
         if report.failure is None:
             return report.outcomes
         detail = redact(report.failure.detail, self._password)
@@ -171,7 +180,7 @@ class PulseConnector(Connector):
 
 def _publication(message: PushMessage) -> Publication:
     """Build the AMQP message for a push message: its payload verbatim, as Bugzilla wrote it."""
-    row = message.row
+    row, key = message.row, amqp_routing_key(message.routing_key)
     properties = pika.BasicProperties(
         content_type="application/json",
         delivery_mode=PERSISTENT,
@@ -181,8 +190,8 @@ def _publication(message: PushMessage) -> Publication:
     try:
         body = row.payload.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return Publication(row.routing_key, b"", properties, f"payload cannot be encoded as UTF-8: {exc}")
-    return Publication(row.routing_key, body, properties)
+        return Publication(key, b"", properties, f"payload cannot be encoded as UTF-8: {exc}")
+    return Publication(key, body, properties)
 
 
 def _tls_options(info: ConnectionInfo, ca_file: str | None) -> pika.SSLOptions:

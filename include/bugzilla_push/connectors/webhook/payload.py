@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from bugzilla_push.model import bug_of
+from bugzilla_push.payload_shape import current_body
+
 EventKind = Literal["create", "change", "comment", "attachment", "attachment_change"]
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 ANY = "Any"  # BMO's wildcard for a webhook's product or component
@@ -47,22 +50,10 @@ def name_of(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def bug_of(body: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the bug a payload is about: the target itself for bug messages, else the target's `bug`."""
-    target = body.get("event", {}).get("target")
-    obj = body.get(target) if isinstance(target, str) else None
-    if not isinstance(obj, dict):
-        return None
-    bug = obj if target == "bug" else obj.get("bug")
-    return bug if isinstance(bug, dict) else None
-
-
 def target_is_private(body: dict[str, Any]) -> bool:
     """BMO's rule: the message is private if its object or the object's bug is private."""
-    target = body["event"]["target"]
-    obj = body[target]
-    bug = obj.get("bug") if target != "bug" else None
-    return flag(obj.get("is_private")) or (isinstance(bug, dict) and flag(bug.get("is_private")))
+    own = body[body["event"]["target"]].get("is_private")
+    return flag(own) or flag((bug_of(body) or {}).get("is_private"))
 
 
 def moved_from(body: dict[str, Any], bug: dict[str, Any]) -> tuple[str | None, str | None] | None:
@@ -111,11 +102,11 @@ class WebhookFilter:
         target = body["event"]["target"]
         if target != "bug" and flag(body[target].get("is_private")) and not self.include_private_comments:
             return False
-        if flag(bug.get("is_private")) and not self.include_private_bugs:
-            # The transition tells a receiver the bug went private; BMO sends it even to those who
-            # can no longer see the bug, and it is reduced to ids if it is private itself.
-            if routing_key != IS_PRIVATE_TRANSITION:
-                return False
+        # The transition tells a receiver the bug went private; BMO sends it even to those who
+        # can no longer see the bug, and it is reduced to ids if it is private itself.
+        private = flag(bug.get("is_private")) and not self.include_private_bugs
+        if private and routing_key != IS_PRIVATE_TRANSITION:
+            return False
         if self.matches(name_of(bug.get("product")), name_of(bug.get("component"))):
             return True
         if kind == "change":
@@ -134,14 +125,16 @@ def webhook_payload(body: dict[str, Any], webhook_name: str, webhook_id: int | N
     A public comment or attachment goes inside its bug (`bug.comment`), without its own `bug`; a
     private one, or one on a private bug, becomes `bug = {id, is_private, <target>: {id,
     is_private: true}}`; a private bug becomes `bug = {id, is_private: true}`. Private messages lose
-    `event.changes`; every message loses `event.change_set`. `body` is not modified.
+    `event.changes`; every message loses `event.change_set`. A payload of the shape before 2021
+    is sent in today's, the one receivers of BMO's webhooks know (:mod:`bugzilla_push.payload_shape`).
+    `body` is not modified.
     """
+    body = current_body(body)
     event = body["event"]
     target = event["target"]
     obj = body[target]
     private = target_is_private(body)
-    bug_in = obj if target == "bug" else obj.get("bug")
-    bug_in = bug_in if isinstance(bug_in, dict) else {}
+    bug_in = bug_of(body) or {}
     if private and target != "bug":
         bug: dict[str, Any] = {
             "id": _integer(bug_in.get("id")),

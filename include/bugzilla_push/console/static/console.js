@@ -536,6 +536,18 @@ function schedule() {
   }
 }
 
+// Newer/older buttons of a list paged by offset: move the page, then show it again.
+function offsetPager(page, show, newer, older) {
+  $(newer).addEventListener("click", () => {
+    page.offset = Math.max(0, page.offset - page.limit);
+    show().catch(showError);
+  });
+  $(older).addEventListener("click", () => {
+    page.offset += page.limit;
+    show().catch(showError);
+  });
+}
+
 async function start() {
   $("#refresh").addEventListener("click", () => route());
   $("#auto-refresh").addEventListener("change", schedule);
@@ -543,22 +555,8 @@ async function start() {
     state.dead.offset = 0;
     showDeadLetters().catch(showError);
   });
-  $("#dead-newer").addEventListener("click", () => {
-    state.dead.offset = Math.max(0, state.dead.offset - state.dead.limit);
-    showDeadLetters().catch(showError);
-  });
-  $("#dead-older").addEventListener("click", () => {
-    state.dead.offset += state.dead.limit;
-    showDeadLetters().catch(showError);
-  });
-  $("#audit-newer").addEventListener("click", () => {
-    state.audit.offset = Math.max(0, state.audit.offset - state.audit.limit);
-    showActivity().catch(showError);
-  });
-  $("#audit-older").addEventListener("click", () => {
-    state.audit.offset += state.audit.limit;
-    showActivity().catch(showError);
-  });
+  offsetPager(state.dead, showDeadLetters, "#dead-newer", "#dead-older");
+  offsetPager(state.audit, showActivity, "#audit-newer", "#audit-older");
   $("#log-filters").addEventListener("submit", (event) => {
     event.preventDefault();
     state.log.filters = logFilters();

@@ -71,7 +71,7 @@ def reinsert(store_url: str, messages: list[PushMessage]) -> None:
                     "ts": m.row.push_ts,
                     "payload": m.row.payload,
                     "cs": m.row.change_set,
-                    "rk": m.routing_key,
+                    "rk": m.row.routing_key,
                 },
             )
 

@@ -59,7 +59,7 @@ def test_ten_thousand_messages_reach_pulse_in_order_persistent_and_without_priva
     assert "pulse: done; sent" in result.stdout + result.stderr
 
 
-WRONG_PASSWORD = "wrong-password-for-the-test"  # noqa: S105 - must never be printed
+WRONG_PASSWORD = "wrong-password-for-the-test"  # must never be printed
 
 
 def test_each_broken_pulse_connection_fails_with_what_to_fix_and_loses_nothing(

@@ -41,8 +41,10 @@ def test_after_a_503_the_rest_waits_and_arrives_in_order_after_the_backoff(
         return Reply(200)
 
     receiver.script = unavailable_once
+    # Every message goes to this webhook: private comments and attachments too (reduced to ids).
+    everything = {"include_private_comments": True}
     engine = engine_for(store, clock)
-    reports = run(engine, webhook(receiver.url()))
+    reports = run(engine, webhook(receiver.url(), **everything))
     assert reports["webhook_a"].state == "backing_off"
     assert ids(receiver.accepted()) == first[:6]
     assert backlog_ids(store, "webhook_a") == first[6:]
@@ -53,12 +55,12 @@ def test_after_a_503_the_rest_waits_and_arrives_in_order_after_the_backoff(
 
     second = enqueue_samples(store, 10, seed=16)
     clock.advance(2)  # still inside the 5 s backoff: nothing is attempted, new messages queue behind
-    run(engine, webhook(receiver.url()))
+    run(engine, webhook(receiver.url(), **everything))
     assert len(receiver.requests()) == 7
     assert backlog_ids(store, "webhook_a") == first[6:] + second
 
     clock.advance(4)
-    reports = run(engine, webhook(receiver.url()))
+    reports = run(engine, webhook(receiver.url(), **everything))
     assert ids(receiver.accepted()) == first + second  # in push-id order, each exactly once
     assert ids(receiver.requests()).count(failing) == 2
     assert reports["webhook_a"].backlog_sent == len(first) - 6 + len(second)
@@ -75,7 +77,7 @@ def test_a_400_dead_letters_that_message_and_the_next_ones_are_delivered(
         Reply(400, '{"error": "field bug.severity: unknown value"}') if r.push_id == rejected else Reply(200)
     )
 
-    reports = run(engine_for(store, clock), webhook(receiver.url()))
+    reports = run(engine_for(store, clock), webhook(receiver.url(), include_private_comments=True))
 
     assert ids(receiver.accepted()) == [i for i in sent if i != rejected]
     dead = store.query("SELECT message_id, reason FROM push_dead_letter WHERE connector = 'webhook_a'")

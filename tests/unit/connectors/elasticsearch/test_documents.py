@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,12 +20,15 @@ from bugzilla_push.connectors.elasticsearch.documents import (
 from bugzilla_push.connectors.elasticsearch.mappings import PROPERTIES, IndexNames, index_templates
 from tests.elasticsearch_support import sample_messages, to_message
 
+if TYPE_CHECKING:
+    from bugzilla_push.model import PushMessage
+
 NAMES = IndexNames("b", "c", "a", "-private")
 
 
 def message(
     push_id: int, target: str, obj: dict[str, Any], action: str = "create", changes: list | None = None
-):  # noqa: ANN201
+) -> PushMessage:
     event = {
         "action": action,
         "target": target,

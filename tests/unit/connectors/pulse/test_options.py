@@ -186,7 +186,10 @@ def test_the_amqp_message_is_the_payload_verbatim_persistent_json_with_the_push_
 def test_a_payload_that_cannot_be_encoded_is_rejected_not_sent() -> None:
     row = message("bug", {}, "bug.create").row
     payload = row.payload[:-1] + "\ud800}"  # a lone surrogate: text that no UTF-8 can carry
-    broken = SimpleNamespace(row=PushRow(row.id, row.push_ts, payload, row.change_set, row.routing_key))
+    broken = SimpleNamespace(
+        row=PushRow(row.id, row.push_ts, payload, row.change_set, row.routing_key),
+        routing_key=row.routing_key,
+    )
     publication = _publication(broken)  # type: ignore[arg-type]
     assert publication.rejected is not None
     assert "cannot be encoded as UTF-8" in publication.rejected

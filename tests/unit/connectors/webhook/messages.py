@@ -22,7 +22,7 @@ def bug(
     """A bug as current BMO serialises it (plain product and component names)."""
     return {
         "id": bug_id,
-        "alias": None,
+        "alias": "",
         "product": product,
         "component": component,
         "is_private": is_private,

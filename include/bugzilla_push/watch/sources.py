@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from bugzilla_push.store.postgres import NOTIFY_CHANNEL, NOTIFY_INSTALLED
 
 if TYPE_CHECKING:
-    from bugzilla_push.watch import Kind, WatchConfig, WatchTarget
+    from bugzilla_push.dburl import DbTarget, Kind
+    from bugzilla_push.watch.config import WatchConfig
 
 MAX_ID = "SELECT MAX(id) FROM push"
 
@@ -124,7 +125,7 @@ def _connect_blocking(kind: Kind, params: dict[str, Any], config: WatchConfig) -
     return pymysql.connect(**{**timeouts, **params, "autocommit": True})
 
 
-async def open_source(target: WatchTarget, config: WatchConfig) -> Source:
+async def open_source(target: DbTarget, config: WatchConfig) -> Source:
     if target.kind == "postgresql":
         return await PostgresSource.open(target.params, config)
     return await ThreadedSource.open(target.kind, target.params, config)

@@ -1,92 +1,23 @@
-"""Waits for new rows in `push` and says so, at most once a second: the event behind event-driven runs.
-
-Two strategies. **listen**: on PostgreSQL with the project's notify trigger on `push`
-(`bugzilla-push notify install`), `LISTEN bugzilla_push` wakes the watcher at each commit.
-**poll**: everywhere else, `SELECT MAX(id) FROM push` (the primary key: an index lookup) every
-`poll_interval`. The watcher reports "rows up to id N" when MAX(id) grew past what it reported
-before — or, listening, at any notified commit, since a lower id can commit after a higher one —
-and at most once per `min_interval`, so a burst of commits becomes one event. (Polling cannot see
-such a late lower id by itself; the next commit or the minute schedule picks it up.)
-
-It never gives up: a lost connection (server restart, `pg_terminate_backend`, a dead network) is
-reopened with backoff, and while listening it also polls every `safety_interval` in case a
-notification was lost or the trigger removed. No Airflow here: the triggerer adapter is
-:mod:`bugzilla_push.airflow.trigger`.
-"""
+"""The watcher: a :class:`Coalescer` of MAX(id) reads, and :class:`PushWatcher`, which never gives up."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 from bugzilla_push.store.postgres import NOTIFY_CHANNEL
-from bugzilla_push.watch_sources import Source, open_source
+from bugzilla_push.watch.config import WatchConfig
+from bugzilla_push.watch.sources import Source, open_source
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
+    from bugzilla_push.dburl import DbTarget
+
 log = logging.getLogger(__name__)
-
-Kind = Literal["postgresql", "mysql", "sqlite"]
-__all__ = ["Coalescer", "PushWatcher", "Source", "WatchConfig", "WatchTarget", "open_source"]
-
-
-@dataclass(frozen=True)
-class WatchTarget:
-    """Where to watch: a database kind and its driver's connect arguments.
-
-    :param kind: `postgresql`, `mysql` or `sqlite`
-    :param params: psycopg (`conninfo` and/or keywords), PyMySQL keywords, or `{"path": …}` for
-        SQLite; they may hold a password, so they are left out of repr
-    """
-
-    kind: Kind
-    params: dict[str, Any] = field(repr=False, hash=False, compare=False)
-
-    @classmethod
-    def from_url(cls, url: str) -> WatchTarget:
-        """Build from `postgresql://…`, `mysql://…` or `sqlite:///…` (as `bugzilla-push --db` takes)."""
-        scheme = urlsplit(url).scheme.split("+", 1)[0]
-        if scheme in ("postgresql", "postgres"):
-            return cls("postgresql", {"conninfo": url.replace("postgres://", "postgresql://", 1)})
-        if scheme in ("mysql", "mariadb"):
-            from bugzilla_push.store.mysql import connect_args
-
-            return cls("mysql", connect_args(url))
-        if scheme == "sqlite":
-            from bugzilla_push.store import sqlite_path
-
-            return cls("sqlite", {"path": str(sqlite_path(url))})
-        raise ValueError(f"unsupported database URL scheme {scheme!r}")
-
-
-@dataclass(frozen=True)
-class WatchConfig:
-    """How eagerly to watch."""
-
-    # 1 s: the poll strategy's query rate; lower reacts sooner at one more cheap query each time.
-    poll_interval: float = 1.0
-    # 1 s: at most one event per this long, so 50 commits a second make ~1 DAG run a second, not 50.
-    min_interval: float = 1.0
-    # 30 s: while listening, also look this often (a lost notification, a removed trigger, dead TCP).
-    safety_interval: float = 30.0
-    # 10 s: a query that takes longer counts as a lost connection (half-open TCP never errors).
-    query_timeout: float = 10.0
-    # 0.5 s doubling to 30 s: reconnect quickly after a blip without hammering a database that is down.
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-
-    def validate(self) -> WatchConfig:
-        for name in ("poll_interval", "safety_interval", "query_timeout", "backoff_initial", "backoff_max"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
-        if self.min_interval < 0:
-            raise ValueError("min_interval must not be negative")
-        return self
 
 
 class Coalescer:
@@ -147,11 +78,11 @@ class PushWatcher:
 
     def __init__(
         self,
-        target: WatchTarget,
+        target: DbTarget,
         config: WatchConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        opener: Callable[[WatchTarget, WatchConfig], Awaitable[Source]] = open_source,
+        opener: Callable[[DbTarget, WatchConfig], Awaitable[Source]] = open_source,
     ) -> None:
         self.target = target
         self.config = (config or WatchConfig()).validate()
@@ -255,7 +186,6 @@ class PushWatcher:
 
 
 async def _close_quietly(source: Source) -> None:
-    try:
+    # The connection is being discarded anyway.
+    with contextlib.suppress(Exception):
         await asyncio.wait_for(source.close(), 5)
-    except Exception:  # noqa: BLE001, S110 - the connection is being discarded anyway
-        pass
