@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 
 from bugzilla_push.airflow.connectors import info_of
 from bugzilla_push.connectors import Connector, ConnectorConfigError, build_connector
 from bugzilla_push.connectors.base import ConnectorError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 
 class ConnectorHook(BaseHook):
@@ -24,9 +21,14 @@ class ConnectorHook(BaseHook):
     :param conn_id: the connection id, which is also the connector's name
     """
 
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
     connector_class: ClassVar[type[Connector]]
-    # (connector) -> (ok, what was found or what is wrong): reaches the destination, sends nothing.
-    probe: ClassVar[Callable[[Any], tuple[bool, str]]]
+
+    @staticmethod
+    def probe(connector: Any) -> tuple[bool, str]:
+        """Reach the destination as delivery would, sending nothing: (ok, what was found or is wrong)."""
+        raise NotImplementedError
 
     def __init__(self, conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -54,7 +56,7 @@ class ConnectorHook(BaseHook):
         except ConnectorError as exc:
             return False, self._for_form(str(exc))
         try:
-            ok, detail = type(self).probe(connector)
+            ok, detail = self.probe(connector)
         finally:
             connector.close()
         return ok, self._for_form(detail)

@@ -9,6 +9,7 @@ connection with `"declare": false` does not need for delivery: without it the ty
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import pika
@@ -34,7 +35,7 @@ def probe(connector: PulseConnector) -> tuple[bool, str]:
     target = connector.target
     try:
         conn = pika.BlockingConnection(connector.publisher.parameters)
-    except Exception as exc:  # every failure to connect is put in words
+    except (AMQPError, OSError) as exc:  # pika wraps what failed (socket, TLS, AMQP) in AMQPError
         if "WRONG_VERSION_NUMBER" in str(root_cause(exc)):
             return False, (
                 f"{target.address} does not answer TLS: use the broker's TLS port (5671 by default), or "
@@ -47,10 +48,8 @@ def probe(connector: PulseConnector) -> tuple[bool, str]:
         return False, classify_channel_closed(exc, target, declaring=True).detail
     finally:
         if conn.is_open:
-            try:
+            with contextlib.suppress(AMQPError):  # the answer is known; a failed goodbye changes nothing
                 conn.close()
-            except AMQPError:
-                pass  # the check's answer is known; a failed goodbye changes nothing
 
 
 def _check_exchange(conn: BlockingConnection, target: Target) -> tuple[bool, str]:
