@@ -18,7 +18,8 @@ class ConnectorHook(BaseHook):
     Subclasses set Airflow's `conn_name_attr`/`default_conn_name`/`conn_type`/`hook_name`, the
     connector class they build, and the probe that answers the UI's **Test** button.
 
-    :param conn_id: the connection id, which is also the connector's name
+    :param conn_id: the connection id, which is also the connector's name (or by the keyword
+        `conn_name_attr` names; default `default_conn_name`)
     """
 
     conn_name_attr: ClassVar[str]
@@ -30,7 +31,9 @@ class ConnectorHook(BaseHook):
         """Reach the destination as delivery would, sending nothing: (ok, what was found or is wrong)."""
         raise NotImplementedError
 
-    def __init__(self, conn_id: str, **kwargs: Any) -> None:
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        # Airflow passes the id by the hook's own keyword (`pulse_conn_id=…`); callers may pass it first.
+        conn_id = kwargs.pop(self.conn_name_attr, conn_id) or self.default_conn_name
         super().__init__(**kwargs)
         setattr(self, self.conn_name_attr, conn_id)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bugzilla_push.airflow.hooks.connector import ConnectorHook
 from bugzilla_push.connectors.elasticsearch.connector import ElasticsearchConnector
 from bugzilla_push.connectors.elasticsearch.probe import probe
@@ -27,6 +25,3 @@ class ElasticsearchHook(ConnectorHook):
     hook_name = "Elasticsearch (bugzilla-push)"
     connector_class = ElasticsearchConnector
     probe = staticmethod(probe)
-
-    def __init__(self, elasticsearch_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(elasticsearch_conn_id, **kwargs)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bugzilla_push.airflow.hooks.connector import ConnectorHook
 from bugzilla_push.connectors.phabricator.connector import PhabricatorConnector
 from bugzilla_push.connectors.phabricator.probe import probe
@@ -25,6 +23,3 @@ class PhabricatorHook(ConnectorHook):
     hook_name = "Phabricator"
     connector_class = PhabricatorConnector
     probe = staticmethod(probe)
-
-    def __init__(self, phabricator_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(phabricator_conn_id, **kwargs)

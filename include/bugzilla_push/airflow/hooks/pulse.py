@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bugzilla_push.airflow.hooks.connector import ConnectorHook
 from bugzilla_push.connectors.pulse.connector import PulseConnector
 from bugzilla_push.connectors.pulse.probe import probe
@@ -24,9 +22,6 @@ class PulseHook(ConnectorHook):
     hook_name = "Pulse (AMQP)"
     connector_class = PulseConnector
     probe = staticmethod(probe)
-
-    def __init__(self, pulse_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(pulse_conn_id, **kwargs)
 
 
 class PulseTlsHook(PulseHook):

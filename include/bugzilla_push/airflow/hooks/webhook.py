@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bugzilla_push.airflow.hooks.connector import ConnectorHook
 from bugzilla_push.connectors.webhook.connector import WebhookConnector
 from bugzilla_push.connectors.webhook.probe import probe
@@ -26,6 +24,3 @@ class WebhookHook(ConnectorHook):
     hook_name = "Bugzilla webhook"
     connector_class = WebhookConnector
     probe = staticmethod(probe)
-
-    def __init__(self, webhook_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(webhook_conn_id, **kwargs)
