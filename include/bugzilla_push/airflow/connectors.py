@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -10,6 +12,9 @@ from bugzilla_push.bugzilla import BugzillaReader, ReadsBugzilla
 from bugzilla_push.connectors import ConnectionInfo, Connector, ConnectorConfigError, build_connector
 from bugzilla_push.connectors.file import FileConnector, default_path
 from bugzilla_push.model import CONNECTOR_NAME_RULE, is_connector_name
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 CONNECTORS_VARIABLE = "bugzilla_push_connectors"
 DEFAULT_CONNECTORS = "file"  # the embedded default: works with no service and no connection
@@ -38,15 +43,24 @@ def connection_info(name: str) -> ConnectionInfo | None:
         conn = BaseHook.get_connection(name)
     except AirflowNotFoundException:
         return None
+    return info_of(name, conn)
+
+
+def info_of(conn_id: str, conn: Connection) -> ConnectionInfo:
+    """Return a connection's fields as plain data.
+
+    The UI's connection form writes every option field into the extra, null (or "") where it was
+    left empty: such an option takes its default, as if it were absent.
+    """
     return ConnectionInfo(
-        conn_id=name,
+        conn_id=conn_id,
         conn_type=(conn.conn_type or "").lower(),
         host=conn.host or None,
         port=conn.port,
         login=conn.login or None,
         password=conn.password or None,
         schema=conn.schema or None,
-        extra=conn.extra_dejson,
+        extra={k: v for k, v in conn.extra_dejson.items() if v is not None and v != ""},
     )
 
 
@@ -64,7 +78,9 @@ def load_connector(name: str, bugzilla_db: str = BUGZILLA_DB_CONN_ID) -> Connect
             f"connector {name!r} has no Airflow connection: add one with connection id {name!r} whose type "
             f"selects the connector (fs, amqp, elasticsearch, http), for example "
             f"AIRFLOW_CONN_{name.upper().replace('-', '_').replace('.', '_')}='amqp://user:password@host:5672/vhost"
-            f"?exchange=exchange/user/bugzilla', or under Admin → Connections"
+            f"?exchange=exchange/user/bugzilla', or in the Airflow UI under Admin → Connections with type "
+            "Pulse (AMQP), Bugzilla webhook, Elasticsearch (bugzilla-push) or Phabricator (its Test button "
+            "checks it)"
         )
     connector = build_connector(info)
     if isinstance(connector, ReadsBugzilla):

@@ -21,6 +21,10 @@ KINDS: dict[str, str] = {
     "amqp": "bugzilla_push.connectors.pulse.connector:PulseConnector",
     "amqps": "bugzilla_push.connectors.pulse.connector:PulseConnector",
     "phabricator": "bugzilla_push.connectors.phabricator.connector:PhabricatorConnector",
+    # This package's own types in Airflow's UI for destinations whose usual types belong to other
+    # providers (elasticsearch, http): they bring the forms and Test buttons; the usual types work too.
+    "bugzilla_elasticsearch": "bugzilla_push.connectors.elasticsearch.connector:ElasticsearchConnector",
+    "webhook": "bugzilla_push.connectors.webhook.connector:WebhookConnector",
 }
 # Connectors reached through another one's connection type: the connection's id, or the extra's
 # "connector", picks them (an `http` connection is a webhook unless it is `phabricator`).

@@ -96,4 +96,8 @@ def test_airflow_lists_the_package_among_its_providers(venv: tuple[Path, dict[st
     providers = json.loads(run(bin_dir / "airflow", "providers", "list", "--output", "json", env=env))
     by_name = {p["package_name"]: p for p in providers}
     assert "bugzilla-push" in by_name, sorted(by_name)
-    assert {"apache-airflow-providers-postgres", "apache-airflow-providers-celery"} <= set(by_name)
+    assert {
+        "apache-airflow-providers-postgres",
+        "apache-airflow-providers-celery",
+        "apache-airflow-providers-http",
+    } <= set(by_name)
