@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from bugzilla_push.airflow.connection_info import info_of
 from bugzilla_push.airflow.hooks.bugzilla_db import BUGZILLA_DB_CONN_ID, BugzillaDbHook
 from bugzilla_push.bugzilla import BugzillaReader, ReadsBugzilla
 from bugzilla_push.connectors import ConnectionInfo, Connector, ConnectorConfigError, build_connector
 from bugzilla_push.connectors.file import FileConnector, default_path
 from bugzilla_push.model import CONNECTOR_NAME_RULE, is_connector_name
-
-if TYPE_CHECKING:
-    from airflow.sdk import Connection
 
 CONNECTORS_VARIABLE = "bugzilla_push_connectors"
 DEFAULT_CONNECTORS = "file"  # the embedded default: works with no service and no connection
@@ -44,24 +40,6 @@ def connection_info(name: str) -> ConnectionInfo | None:
     except AirflowNotFoundException:
         return None
     return info_of(name, conn)
-
-
-def info_of(conn_id: str, conn: Connection) -> ConnectionInfo:
-    """Return a connection's fields as plain data.
-
-    The UI's connection form writes every option field into the extra, null (or "") where it was
-    left empty: such an option takes its default, as if it were absent.
-    """
-    return ConnectionInfo(
-        conn_id=conn_id,
-        conn_type=(conn.conn_type or "").lower(),
-        host=conn.host or None,
-        port=conn.port,
-        login=conn.login or None,
-        password=conn.password or None,
-        schema=conn.schema or None,
-        extra={k: v for k, v in conn.extra_dejson.items() if v is not None and v != ""},
-    )
 
 
 def load_connector(name: str, bugzilla_db: str = BUGZILLA_DB_CONN_ID) -> Connector:

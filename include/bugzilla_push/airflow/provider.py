@@ -301,6 +301,16 @@ PHABRICATOR_FORM: dict[str, Any] = {
 }
 
 
+# Options every connector has (`ConnectorOptions`); a connector's own fields may override them.
+COMMON_FIELDS: dict[str, Any] = {
+    "pause_after_failures": _field(
+        "Pause after failures",
+        "integer",
+        "The connector pauses itself after this many failed deliveries in a row (default 0: never).",
+    ),
+}
+
+
 def _type(
     conn_type: str, hook: str, name: str, fields: dict[str, Any], form: dict[str, Any]
 ) -> dict[str, Any]:
@@ -308,7 +318,7 @@ def _type(
         "connection-type": conn_type,
         "hook-class-name": f"{HOOKS}.{hook}",
         "hook-name": name,
-        "conn-fields": fields,
+        "conn-fields": {**COMMON_FIELDS, **fields},
         "ui-field-behaviour": form,
     }
 

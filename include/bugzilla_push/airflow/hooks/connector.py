@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 
-from bugzilla_push.airflow.connectors import info_of
+from bugzilla_push.airflow.connection_info import info_of
 from bugzilla_push.connectors import Connector, ConnectorConfigError, build_connector
-from bugzilla_push.connectors.base import ConnectorError
+from bugzilla_push.errors import BugzillaPushError
 
 
 class ConnectorHook(BaseHook):
@@ -56,7 +56,7 @@ class ConnectorHook(BaseHook):
         """Answer the UI's Test button: would delivery get through, and if not, what is wrong, in words."""
         try:
             connector = self.get_conn()
-        except ConnectorError as exc:
+        except BugzillaPushError as exc:
             return False, self._for_form(str(exc))
         try:
             ok, detail = self.probe(connector)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bugzilla_push.connectors.elasticsearch.results import Stop
-
 if TYPE_CHECKING:
     from bugzilla_push.connectors.elasticsearch.connector import ElasticsearchConnector
 
@@ -27,7 +25,9 @@ def probe(connector: ElasticsearchConnector) -> tuple[bool, str]:
         version = connector.client.info()["version"]["number"]
         where = f"Elasticsearch {version} at {connector.url}"
         if opts.manage_indices:
-            connector._prepare()  # the connector's own first step, as a delivery runs it
+            failed = connector._prepare()  # the connector's own first step, as a delivery runs it
+            if failed is not None:
+                return False, failed.detail or "the index templates or indices could not be set up"
             return (
                 True,
                 f"{where}: index templates {opts.template_name}-* are current; indices {indices} exist",
@@ -35,10 +35,8 @@ def probe(connector: ElasticsearchConnector) -> tuple[bool, str]:
         missing = [
             i for i in connector.names.all(opts.index_private) if not connector.client.indices.exists(index=i)
         ]
-    except Stop as stop:
-        return False, stop.detail
     except (ApiError, TransportError) as exc:
-        return False, connector._failure(exc, "reaching the cluster", fatal_4xx=True).detail
+        return False, connector._failure(exc, "reaching the cluster", fatal_4xx=True).detail or str(exc)
     if missing:
         return False, (
             f"{where}: index {', '.join(missing)} does not exist and manage_indices is false: create it, or "

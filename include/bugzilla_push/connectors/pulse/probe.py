@@ -41,11 +41,11 @@ def probe(connector: PulseConnector) -> tuple[bool, str]:
                 f"{target.address} does not answer TLS: use the broker's TLS port (5671 by default), or "
                 "type amqp with TLS off for a plain connection"
             )
-        return False, classify_open_error(exc, target).detail
+        return False, classify_open_error(exc, target).detail or str(exc)
     try:
         return _check_exchange(conn, target)
     except ChannelClosedByBroker as exc:
-        return False, classify_channel_closed(exc, target, declaring=True).detail
+        return False, classify_channel_closed(exc, target, declaring=True).detail or str(exc)
     finally:
         if conn.is_open:
             with contextlib.suppress(AMQPError):  # the answer is known; a failed goodbye changes nothing
