@@ -10,9 +10,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bugzilla_push.connectors.base import ConnectorConfigError
 from bugzilla_push.engine import utcnow
 from bugzilla_push.model import CHANGE_SET_MAX, ROUTING_KEY_MAX, routing_key_for
 from bugzilla_push.store import NewMessage, Store, open_store
+from bugzilla_push.store.known import UnknownConnector
+from bugzilla_push.store.operations import NotFound, Operations
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -33,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"bugzilla-push: {exc}; nothing was enqueued", file=sys.stderr)
+        return 2
+    except UnknownConnector as exc:
+        print(f"bugzilla-push: {exc}. Nothing was changed (--force acts on it anyway).", file=sys.stderr)
+        return 2
+    except NotFound as exc:
+        print(f"bugzilla-push: {exc}; nothing was changed", file=sys.stderr)
         return 2
     except Exception as exc:
         if args.command == "check":
@@ -82,15 +91,37 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("pause", help="pause a connector: its messages wait in its backlog until resumed")
-    p.add_argument("connector")
+    _connector_argument(p)
     p.add_argument(
         "--reason", required=True, help="why, for the other operators (shown in status and the console)"
     )
     p.set_defaults(func=cmd_pause)
 
     p = sub.add_parser("resume", help="resume a paused connector and clear its backoff")
-    p.add_argument("connector")
+    _connector_argument(p)
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser(
+        "retry", help="move a connector's dead letters back to its backlog, sent (in order) on the next run"
+    )
+    _connector_argument(p)
+    p.add_argument(
+        "--message",
+        type=int,
+        action="append",
+        default=[],
+        help="push id of a dead letter to retry (repeatable; default: all of the connector's)",
+    )
+    p.set_defaults(func=cmd_retry)
+
+    p = sub.add_parser("drop", help="forget a connector's dead letters (the audit trail keeps their reasons)")
+    _connector_argument(p)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--message", type=int, action="append", default=[], help="push id of a dead letter (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="all of the connector's dead letters")
+    p.set_defaults(func=cmd_drop)
 
     p = sub.add_parser(
         "notify",
@@ -112,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_samples)
     return parser
+
+
+def _connector_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("connector")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="act on a connector that is neither enabled nor known from the push tables (not a typo)",
+    )
 
 
 def connect(args: argparse.Namespace) -> Store:
@@ -173,9 +213,27 @@ def operator() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+def enabled_connectors() -> list[str]:
+    """Read the Variable `bugzilla_push_connectors` as the DAG does (here: environment, secrets backends).
+
+    A broken Variable is reported and read as empty: names known from the tables still work.
+    """
+    from bugzilla_push.airflow.connectors import enabled_connectors as read  # Airflow only when needed
+
+    try:
+        return read()
+    except ConnectorConfigError as exc:
+        print(f"bugzilla-push: warning: {exc}", file=sys.stderr)
+        return []
+
+
+def operations(store: Store) -> Operations:
+    return Operations(store, utcnow, enabled_connectors())
+
+
 def cmd_pause(args: argparse.Namespace) -> int:
     with connect(args) as store:
-        store.set_paused(args.connector, True, operator(), utcnow(), reason=args.reason)
+        operations(store).pause(args.connector, operator(), args.reason, force=args.force)
     print(f"{args.connector} is paused: its messages wait in its backlog until `bugzilla-push resume`")
     return 0
 
@@ -183,9 +241,29 @@ def cmd_pause(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     with connect(args) as store:
         state = store.connector_state(args.connector)
-        store.set_paused(args.connector, False, operator(), utcnow())
+        operations(store).resume(args.connector, operator(), force=args.force)
     was = f" (paused by {state.changed_by}: {state.reason})" if state and state.paused else ""
     print(f"{args.connector} is resumed and its backoff cleared{was}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    with connect(args) as store:
+        ops = operations(store)
+        ids = ops.connector_dead_letters(args.connector, args.message, force=args.force)
+        for dead_letter_id in ids:
+            ops.retry_dead_letter(dead_letter_id, operator())
+    print(f"{len(ids)} dead letter(s) of {args.connector} are back in its backlog; sent on the next run")
+    return 0
+
+
+def cmd_drop(args: argparse.Namespace) -> int:
+    with connect(args) as store:
+        ops = operations(store)
+        ids = ops.connector_dead_letters(args.connector, args.message, force=args.force)
+        for dead_letter_id in ids:
+            ops.drop_dead_letter(dead_letter_id, operator())
+    print(f"{len(ids)} dead letter(s) of {args.connector} dropped (the audit trail keeps their reasons)")
     return 0
 
 
