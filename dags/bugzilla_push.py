@@ -125,15 +125,8 @@ def bugzilla_push() -> None:
         # A slice fetches every mapped result in one call (iterating probes one past the end).
         return tasks.finalize(plan, list(reports[:]) if reports is not None else [], BUGZILLA_PUSH_DB_CONN_ID)
 
-    @task(execution_timeout=timedelta(minutes=5))
-    def purge_old_rows() -> dict[str, Any]:
-        from bugzilla_push.airflow import tasks
-
-        return tasks.purge_old_rows(BUGZILLA_PUSH_DB_CONN_ID)
-
     plan = read_pending()
     finalize(plan, deliver.expand_kwargs(plan))
-    plan >> purge_old_rows()
 
 
 bugzilla_push()

@@ -30,8 +30,11 @@ class DeliveryConfig:
         `log_purge` option in `push_options`, else 7 days, BMO's default).
     :param replay_batch: archived messages a replay sends per connector per run (10,000), so a
         long replay proceeds run by run and never holds up live delivery for long.
-    :param purge_seconds: time a run may spend purging old rows (30), in batches of `purge_batch`
-        (5,000) rows, each its own short transaction.
+    :param purge_seconds: time an hourly maintenance run may spend purging old rows (600), in
+        batches of `purge_batch` (5,000) rows, each its own short transaction; what is left goes next
+        hour. Delivery never waits for it.
+    :param metadata_days: how long Airflow keeps its own records of this project's DAG runs — runs,
+        task instances, XComs, asset events, task logs (3 days); the maintenance DAG removes older ones.
     """
 
     batch_size: int = 10_000
@@ -44,8 +47,9 @@ class DeliveryConfig:
     archive_days: int = 30
     log_days: int | None = None
     replay_batch: int = 10_000
-    purge_seconds: float = 30.0
+    purge_seconds: float = 600.0
     purge_batch: int = 5_000
+    metadata_days: int = 3
 
     def validate(self) -> DeliveryConfig:
         """Return self, or raise :class:`ConfigError` naming the first bad setting."""
@@ -62,6 +66,7 @@ class DeliveryConfig:
             "replay_batch": 1 <= self.replay_batch <= 1_000_000,
             "purge_seconds": self.purge_seconds >= 0,
             "purge_batch": 1 <= self.purge_batch <= 100_000,
+            "metadata_days": 1 <= self.metadata_days <= 3650,
         }
         for name, ok in checks.items():
             if not ok:

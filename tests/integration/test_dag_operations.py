@@ -16,7 +16,7 @@ from bugzilla_push.airflow.tasks import RunInfo, read_pending
 from bugzilla_push.store import open_store
 from bugzilla_push.store.replays import Replays
 from tests.conftest import ROOT
-from tests.support import airflow, enqueue_samples, pending_ids
+from tests.support import enqueue_samples, pending_ids
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -150,21 +150,3 @@ def test_a_manual_replay_with_a_bad_window_fails_clearly(source: str) -> None:
         )
     with mock.patch.dict(os.environ, env), pytest.raises(AirflowFailException, match="is not a date"):
         read_pending({"replay_since": "yesterday"}, RunInfo("manual__2", "manual"), "bugzilla_db")
-
-
-def test_purge_old_rows_runs_in_the_dag(airflow_db: None, source: str) -> None:
-    with open_store(source) as store, store.transaction() as cur:
-        old = store.dialect.to_db(datetime(2020, 1, 1))
-        store.execute(
-            cur,
-            "INSERT INTO push_log (message_id, change_set, routing_key, connector, push_ts, "
-            "processed_ts, result, data) VALUES (1, '1.1', 'bug.create', 'file', %(t)s, %(t)s, 1, NULL)",
-            {"t": old},
-        )
-    result = airflow(
-        "tasks", "test", "bugzilla_push", "purge_old_rows", env={"AIRFLOW_CONN_BUGZILLA_DB": source}
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "purged 1 rows older than 7 days" in result.stdout + result.stderr
-    with open_store(source) as store:
-        assert store.query("SELECT COUNT(*) FROM push_log")[0][0] == 0
