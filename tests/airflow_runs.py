@@ -83,6 +83,9 @@ def _add_chunk(
             "dag_id": dag_id,
             "run_id": f"{run_type}__{start.isoformat()}_{uuid.uuid4().hex[:6]}",
             "run_type": run_type,
+            # Only a scheduled run has a logical date (and `airflow tasks test` replaces a run of the
+            # DAG whose logical date is empty, as its own are).
+            "logical_date": start if run_type == "scheduled" else None,
             "state": state,
             "queued_at": start,
             "start_date": start,
