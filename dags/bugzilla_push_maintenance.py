@@ -12,6 +12,13 @@ waits for it):
    that has not finished, nor anything after it; each DAG's newest scheduled run stays. It reaches
    the metadata database through the connection `airflow_metadata_db` (tasks may not use Airflow's
    own session): without it the task is skipped and says so.
+3. **check_backlog_age** alerts when the oldest message waiting in `push` or in an enabled
+   connector's backlog is older than `stale_seconds` (1800): a connector backing off for a long
+   time, or runs that no longer start.
+
+Alerts (this check, and a failed run of either DAG) go through the notifier named by the Variable
+`bugzilla_push_notifier` (an Airflow notifier class and its arguments, as JSON); without it they
+are only logged.
 
 Settings: keys of the Variable `bugzilla_push_config` (JSON), as for delivery.
 """
@@ -22,7 +29,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import dag, get_current_context, task
+
+from bugzilla_push.airflow.alerts import RunFailedNotifier
 
 BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
 METADATA_CONN_ID = "airflow_metadata_db"
@@ -40,6 +49,7 @@ CLEANED_DAG_IDS = ("bugzilla_push", "bugzilla_push_maintenance")
     doc_md=__doc__,
     tags=["bugzilla", "push", "maintenance"],
     default_args={"owner": "bugzilla", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    on_failure_callback=RunFailedNotifier(),
 )
 def bugzilla_push_maintenance() -> None:
     @task(execution_timeout=timedelta(minutes=20))
@@ -66,8 +76,20 @@ def bugzilla_push_maintenance() -> None:
 
         return maintenance.clean_airflow_metadata(CLEANED_DAG_IDS, METADATA_CONN_ID)
 
+    @task(execution_timeout=timedelta(minutes=5))
+    def check_backlog_age() -> dict[str, int]:
+        """Alert when a message has waited longer than `stale_seconds` (1800) in `push` or a backlog.
+
+        Through the notifier of the Variable `bugzilla_push_notifier`, once per check while it lasts.
+        Returns each queue's oldest age in seconds.
+        """
+        from bugzilla_push.airflow import maintenance
+
+        return maintenance.check_backlog_age(BUGZILLA_PUSH_DB_CONN_ID, get_current_context())
+
     purge_old_rows()
     clean_airflow_metadata()
+    check_backlog_age()
 
 
 bugzilla_push_maintenance()

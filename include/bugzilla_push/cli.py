@@ -18,6 +18,7 @@ from bugzilla_push.store.known import UnknownConnector
 from bugzilla_push.store.operations import NotFound, Operations
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from bugzilla_push.store.records import QueueStatus
@@ -450,6 +451,21 @@ def print_status(status: QueueStatus, out: TextIO) -> None:
         console.print(table)
 
 
+def waiting(status: QueueStatus, connectors: Sequence[str], now: datetime) -> dict[str, tuple[int, int]]:
+    """Depth and age in seconds of the oldest message: the pending queue, then each connector's backlog.
+
+    :param connectors: the backlogs to include (empty: every connector the tables know)
+    """
+    queues = {"push queue": (status.pending, status.pending_oldest_ts)}
+    for name in connectors or list(status.connectors):
+        info = status.connectors.get(name)
+        queues[f"{name} backlog"] = (info.backlog, info.oldest_ts) if info else (0, None)
+    return {
+        what: (depth, int((now - oldest).total_seconds()) if oldest and depth else 0)
+        for what, (depth, oldest) in queues.items()
+    }
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Nagios thresholds: waiting messages (BMO's 500 and 750) and the oldest one's age in seconds."""
@@ -464,15 +480,8 @@ def check_status(
     status: QueueStatus, connectors: list[str], limits: Thresholds, now: datetime
 ) -> tuple[int, str]:
     """Nagios code and text: the worst of the pending queue's and each connector's depth and age."""
-    queues: dict[str, tuple[int, datetime | None]] = {
-        "push queue": (status.pending, status.pending_oldest_ts)
-    }
-    for name in connectors or list(status.connectors):
-        info = status.connectors.get(name)
-        queues[f"{name} backlog"] = (info.backlog, info.oldest_ts) if info else (0, None)
     code, parts = 0, []
-    for what, (depth, oldest) in queues.items():
-        age = int((now - oldest).total_seconds()) if oldest and depth else 0
+    for what, (depth, age) in waiting(status, connectors, now).items():
         code = max(
             code,
             2

@@ -35,6 +35,9 @@ class DeliveryConfig:
         hour. Delivery never waits for it.
     :param metadata_days: how long Airflow keeps its own records of this project's DAG runs — runs,
         task instances, XComs, asset events, task logs (3 days); the maintenance DAG removes older ones.
+    :param stale_seconds: the maintenance DAG alerts (Variable `bugzilla_push_notifier`) when the
+        oldest message waiting in `push` or in a connector's backlog is at least this old (1800, as
+        `bugzilla-push check --crit-age`); 0 never alerts.
     """
 
     batch_size: int = 10_000
@@ -50,6 +53,7 @@ class DeliveryConfig:
     purge_seconds: float = 600.0
     purge_batch: int = 5_000
     metadata_days: int = 3
+    stale_seconds: int = 1800
 
     def validate(self) -> DeliveryConfig:
         """Return self, or raise :class:`ConfigError` naming the first bad setting."""
@@ -67,6 +71,7 @@ class DeliveryConfig:
             "purge_seconds": self.purge_seconds >= 0,
             "purge_batch": 1 <= self.purge_batch <= 100_000,
             "metadata_days": 1 <= self.metadata_days <= 3650,
+            "stale_seconds": self.stale_seconds >= 0,
         }
         for name, ok in checks.items():
             if not ok:

@@ -104,12 +104,11 @@ def test_housekeeping_runs_hourly_in_a_dag_of_its_own(dagbag) -> None:  # noqa: 
     assert isinstance(dag.timetable, CronTriggerTimetable)
     assert dag.timetable.expression == "0 * * * *"
     assert (dag.max_active_runs, dag.catchup, dag.owner) == (1, False, "bugzilla")
-    assert {t.task_id for t in dag.tasks} == {"purge_old_rows", "clean_airflow_metadata"}
+    assert {t.task_id for t in dag.tasks} == {"purge_old_rows", "clean_airflow_metadata", "check_backlog_age"}
     for task in dag.tasks:
-        assert task.upstream_task_ids == set(), task.task_id  # neither waits for the other
+        assert task.upstream_task_ids == set(), task.task_id  # none waits for another
         assert task.retries >= 2, task.task_id
         assert task.execution_timeout, task.task_id
-    assert dag.description
     assert dag.doc_md
 
 
@@ -125,3 +124,14 @@ def test_parsing_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
+
+
+@pytest.mark.parametrize("dag_id", ["bugzilla_push", "bugzilla_push_maintenance"])
+def test_each_task_documents_itself_and_a_failed_run_alerts(dagbag, dag_id: str) -> None:  # noqa: ANN001
+    from bugzilla_push.airflow.alerts import RunFailedNotifier
+
+    dag = dagbag.dags[dag_id]
+    assert dag.description
+    for task in dag.tasks:
+        assert task.doc_md, f"{task.task_id} has no docstring (its docs in the UI)"
+    assert isinstance(dag.on_failure_callback, RunFailedNotifier)

@@ -12,13 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
+from bugzilla_push.airflow.alerts import send_alert
+from bugzilla_push.airflow.connectors import enabled_connectors
 from bugzilla_push.airflow.metadata import MetadataNotConfigured, clean_metadata, metadata_url
 from bugzilla_push.airflow.tasks import delivery_config, open_store
-from bugzilla_push.engine import Engine
+from bugzilla_push.cli import waiting
+from bugzilla_push.connectors import ConnectorConfigError
+from bugzilla_push.engine import Engine, utcnow
 from bugzilla_push.store.retention import log_retention_days, purge
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +97,39 @@ def clean_airflow_metadata(
         report.seconds,
     )
     return report.to_dict()
+
+
+def check_backlog_age(conn_id: str, context: Context) -> dict[str, int]:
+    """Alert when the oldest waiting message (in push, or an enabled connector's backlog) is stale.
+
+    One alert per check (hourly) while it lasts, through the configured notifier; returns each
+    queue's age in seconds.
+    """
+    config = delivery_config()
+    try:
+        enabled = enabled_connectors()
+    except ConnectorConfigError as exc:  # the delivery runs fail and say so; the queue is still checked
+        log.warning("%s", exc)
+        enabled = []
+    with open_store(conn_id) as store:
+        status = store.status(enabled)
+    ages = {what: age for what, (_depth, age) in waiting(status, enabled, utcnow()).items()}
+    stale = {what: age for what, age in ages.items() if config.stale_seconds and age >= config.stale_seconds}
+    if stale:
+        oldest = max(stale.values())
+        send_alert(
+            context,
+            "stale_backlog",
+            f"bugzilla_push: messages have waited {_minutes(oldest)}",
+            "Oldest waiting message, at least "
+            f"{_minutes(config.stale_seconds)} old (stale_seconds {config.stale_seconds:,}): "
+            + ", ".join(f"{what} {_minutes(age)}" for what, age in stale.items())
+            + ". See the push console and `bugzilla-push status`.",
+        )
+    else:
+        log.info("nothing waits longer than %s: %s", _minutes(config.stale_seconds), ages)
+    return ages
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60:,} min" if seconds >= 120 else f"{seconds} s"
