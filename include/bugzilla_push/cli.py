@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="push id of a dead letter to retry (repeatable; default: all of the connector's)",
     )
-    p.set_defaults(func=cmd_retry)
+    p.set_defaults(func=cmd_dead_letters)
 
     p = sub.add_parser("drop", help="forget a connector's dead letters (the audit trail keeps their reasons)")
     _connector_argument(p)
@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         "--message", type=int, action="append", default=[], help="push id of a dead letter (repeatable)"
     )
     which.add_argument("--all", action="store_true", help="all of the connector's dead letters")
-    p.set_defaults(func=cmd_drop)
+    p.set_defaults(func=cmd_dead_letters)
 
     p = sub.add_parser(
         "notify",
@@ -248,23 +248,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_retry(args: argparse.Namespace) -> int:
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """`retry` or `drop` a connector's dead letters: each is its own audited transaction."""
     with connect(args) as store:
         ops = operations(store)
+        act = ops.retry_dead_letter if args.command == "retry" else ops.drop_dead_letter
         ids = ops.connector_dead_letters(args.connector, args.message, force=args.force)
         for dead_letter_id in ids:
-            ops.retry_dead_letter(dead_letter_id, operator())
-    print(f"{len(ids)} dead letter(s) of {args.connector} are back in its backlog; sent on the next run")
-    return 0
-
-
-def cmd_drop(args: argparse.Namespace) -> int:
-    with connect(args) as store:
-        ops = operations(store)
-        ids = ops.connector_dead_letters(args.connector, args.message, force=args.force)
-        for dead_letter_id in ids:
-            ops.drop_dead_letter(dead_letter_id, operator())
-    print(f"{len(ids)} dead letter(s) of {args.connector} dropped (the audit trail keeps their reasons)")
+            act(dead_letter_id, operator())
+    done = (
+        "are back in its backlog; sent on the next run"
+        if args.command == "retry"
+        else "dropped (the audit trail keeps their reasons)"
+    )
+    print(f"{len(ids)} dead letter(s) of {args.connector} {done}")
     return 0
 
 
