@@ -200,7 +200,7 @@ def main() -> int:
         cells = " | ".join(f"{rows[t]:,}" for t in TABLES)
         print(f"| {label} | {cells} | {'' if seconds is None else f'{seconds:.1f}'} |")
     print("\nUI reads against `airflow api-server`, median of", args.repeat, "(seconds)\n")
-    print("| read | full day, before cleaning | after the cleanings |")
+    print("| read | after the fill | after the cleanings |")
     print("|---|---:|---:|")
     for label, seconds in before_reads.items():
         print(f"| {label} | {seconds:.3f} | {after_reads[label]:.3f} |")
