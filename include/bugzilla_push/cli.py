@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bugzilla_push.bugzilla import BugzillaReader
 from bugzilla_push.bugzilla.producer import ProducerWarning, producer_warnings
 from bugzilla_push.clock import utcnow
+from bugzilla_push.connectors.base import ConnectorConfigError
 from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import (
     CHANGE_SET_MAX,
@@ -22,6 +23,9 @@ from bugzilla_push.model import (
     routing_key_for,
 )
 from bugzilla_push.store import NewMessage, Store, open_store
+from bugzilla_push.store.known import UnknownConnector
+from bugzilla_push.store.operations import NotFound, Operations
+from bugzilla_push.store.records import waiting
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"bugzilla-push: {exc}; nothing was enqueued", file=sys.stderr)
+        return 2
+    except UnknownConnector as exc:
+        print(f"bugzilla-push: {exc}. Nothing was changed (--force acts on it anyway).", file=sys.stderr)
+        return 2
+    except NotFound as exc:
+        print(f"bugzilla-push: {exc}; nothing was changed", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - any failure becomes an exit code and one line
         if args.command == "check":
@@ -95,15 +105,37 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("pause", help="pause a connector: its messages wait in its backlog until resumed")
-    p.add_argument("connector", type=connector_name)
+    _connector_argument(p)
     p.add_argument(
         "--reason", required=True, help="why, for the other operators (shown in status and the console)"
     )
     p.set_defaults(func=cmd_pause)
 
     p = sub.add_parser("resume", help="resume a paused connector and clear its backoff")
-    p.add_argument("connector", type=connector_name)
+    _connector_argument(p)
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser(
+        "retry", help="move a connector's dead letters back to its backlog, sent (in order) on the next run"
+    )
+    _connector_argument(p)
+    p.add_argument(
+        "--message",
+        type=int,
+        action="append",
+        default=[],
+        help="push id of a dead letter to retry (repeatable; default: all of the connector's)",
+    )
+    p.set_defaults(func=cmd_dead_letters)
+
+    p = sub.add_parser("drop", help="forget a connector's dead letters (the audit trail keeps their reasons)")
+    _connector_argument(p)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--message", type=int, action="append", default=[], help="push id of a dead letter (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="all of the connector's dead letters")
+    p.set_defaults(func=cmd_dead_letters)
 
     p = sub.add_parser(
         "notify",
@@ -139,6 +171,15 @@ def connector_name(text: str) -> str:
     if not is_connector_name(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a connector name: a name is {CONNECTOR_NAME_RULE}")
     return text
+
+
+def _connector_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("connector", type=connector_name)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="act on a connector that is neither enabled nor known from the push tables (not a typo)",
+    )
 
 
 def connect(args: argparse.Namespace) -> Store:
@@ -211,9 +252,27 @@ def operator() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+def enabled_connectors() -> list[str]:
+    """Read the Variable `bugzilla_push_connectors` as the DAG does (here: environment, secrets backends).
+
+    A broken Variable is reported and read as empty: names known from the tables still work.
+    """
+    from bugzilla_push.airflow.connectors import enabled_connectors as read  # Airflow only when needed
+
+    try:
+        return read()
+    except ConnectorConfigError as exc:
+        print(f"bugzilla-push: warning: {exc}", file=sys.stderr)
+        return []
+
+
+def operations(store: Store) -> Operations:
+    return Operations(store, utcnow, enabled_connectors())
+
+
 def cmd_pause(args: argparse.Namespace) -> int:
     with connect(args) as store:
-        store.set_paused(args.connector, True, operator(), utcnow(), reason=args.reason)
+        operations(store).pause(args.connector, operator(), args.reason, force=args.force)
     print(f"{args.connector} is paused: its messages wait in its backlog until `bugzilla-push resume`")
     return 0
 
@@ -221,9 +280,26 @@ def cmd_pause(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     with connect(args) as store:
         state = store.connector_state(args.connector)
-        store.set_paused(args.connector, False, operator(), utcnow())
+        operations(store).resume(args.connector, operator(), force=args.force)
     was = f" (paused by {state.changed_by}: {state.reason})" if state and state.paused else ""
     print(f"{args.connector} is resumed and its backoff cleared{was}")
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """`retry` or `drop` a connector's dead letters: each is its own audited transaction."""
+    with connect(args) as store:
+        ops = operations(store)
+        act = ops.retry_dead_letter if args.command == "retry" else ops.drop_dead_letter
+        ids = ops.connector_dead_letters(args.connector, args.message, force=args.force)
+        for dead_letter_id in ids:
+            act(dead_letter_id, operator())
+    done = (
+        "are back in its backlog; sent on the next run"
+        if args.command == "retry"
+        else "dropped (the audit trail keeps their reasons)"
+    )
+    print(f"{len(ids)} dead letter(s) of {args.connector} {done}")
     return 0
 
 
@@ -431,15 +507,8 @@ def check_status(
     status: QueueStatus, connectors: list[str], limits: Thresholds, now: datetime
 ) -> tuple[int, str]:
     """Nagios code and text: the worst of the pending queue's and each connector's depth and age."""
-    queues: dict[str, tuple[int, datetime | None]] = {
-        "push queue": (status.pending, status.pending_oldest_ts)
-    }
-    for name in connectors or list(status.connectors):
-        info = status.connectors.get(name)
-        queues[f"{name} backlog"] = (info.backlog, info.oldest_ts) if info else (0, None)
     code, parts = 0, []
-    for what, (depth, oldest) in queues.items():
-        age = int((now - oldest).total_seconds()) if oldest and depth else 0
+    for what, (depth, age) in waiting(status, connectors, now).items():
         code = max(
             code,
             2

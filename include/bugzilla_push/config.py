@@ -32,8 +32,14 @@ class DeliveryConfig(BaseModel):
         `log_purge` option in `push_options`, else 7 days, BMO's default).
     :param replay_batch: archived messages a replay sends per connector per run (10,000), so a
         long replay proceeds run by run and never holds up live delivery for long.
-    :param purge_seconds: time a run may spend purging old rows (30), in batches of `purge_batch`
-        (5,000) rows, each its own short transaction.
+    :param purge_seconds: time an hourly maintenance run may spend purging old rows (600), in
+        batches of `purge_batch` (5,000) rows, each its own short transaction; what is left goes next
+        hour. Delivery never waits for it.
+    :param metadata_days: how long Airflow keeps its own records of this project's DAG runs — runs,
+        task instances, XComs, asset events, task logs (3 days); the maintenance DAG removes older ones.
+    :param stale_seconds: the maintenance DAG alerts (Variable `bugzilla_push_notifier`) when the
+        oldest message waiting in `push` or in a connector's backlog is at least this old (1800, as
+        `bugzilla-push check --crit-age`); 0 never alerts.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -48,8 +54,10 @@ class DeliveryConfig(BaseModel):
     archive_days: int = Field(30, ge=0, le=3650)
     log_days: int | None = Field(None, ge=1, le=3650)
     replay_batch: int = Field(10_000, ge=1, le=1_000_000)
-    purge_seconds: float = Field(30.0, ge=0)
+    purge_seconds: float = Field(600.0, ge=0)
     purge_batch: int = Field(5_000, ge=1, le=100_000)
+    metadata_days: int = Field(3, ge=1, le=3650)
+    stale_seconds: int = Field(1800, ge=0)
 
     def __init__(self, **settings: Any) -> None:
         try:

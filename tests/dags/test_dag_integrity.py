@@ -18,7 +18,7 @@ def dagbag():  # noqa: ANN201
 
 def test_no_import_errors(dagbag) -> None:  # noqa: ANN001
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"bugzilla_push"}
+    assert set(dagbag.dag_ids) == {"bugzilla_push", "bugzilla_push_maintenance"}
 
 
 def test_contract(dagbag) -> None:  # noqa: ANN001
@@ -86,15 +86,30 @@ def test_an_unknown_schedule_is_an_import_error_that_names_the_variable(
 
 def test_every_task_retries_and_finalize_always_runs(dagbag) -> None:  # noqa: ANN001
     dag = dagbag.dags["bugzilla_push"]
-    assert {t.task_id for t in dag.tasks} == {"read_pending", "deliver", "finalize", "purge_old_rows"}
+    assert {t.task_id for t in dag.tasks} == {"read_pending", "deliver", "finalize"}
     for task in dag.tasks:
         assert task.retries >= 2, task.task_id
         assert task.retry_delay <= timedelta(minutes=1)
     assert dag.get_task("finalize").trigger_rule == "all_done"
     assert dag.get_task("deliver").map_index_template == "{{ connector }}"
     assert dag.get_task("finalize").upstream_task_ids == {"read_pending", "deliver"}
-    # Purging runs beside delivery, so finalize stays a leaf and its failure fails the run.
-    assert dag.get_task("purge_old_rows").upstream_task_ids == {"read_pending"}
+    assert dag.leaves == [dag.get_task("finalize")]  # its failure is the run's
+
+
+def test_housekeeping_runs_hourly_in_a_dag_of_its_own(dagbag) -> None:  # noqa: ANN001
+    """Delivery runs never wait for a purge: it is the maintenance DAG's, which runs beside them."""
+    from airflow.sdk import CronTriggerTimetable
+
+    dag = dagbag.dags["bugzilla_push_maintenance"]
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert dag.timetable.expression == "0 * * * *"
+    assert (dag.max_active_runs, dag.catchup, dag.owner) == (1, False, "bugzilla")
+    assert {t.task_id for t in dag.tasks} == {"purge_old_rows", "clean_airflow_metadata", "check_backlog_age"}
+    for task in dag.tasks:
+        assert task.upstream_task_ids == set(), task.task_id  # none waits for another
+        assert task.retries >= 2, task.task_id
+        assert task.execution_timeout, task.task_id
+    assert dag.doc_md
 
 
 def test_parsing_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,3 +124,14 @@ def test_parsing_does_no_io(monkeypatch: pytest.MonkeyPatch) -> None:
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
+
+
+@pytest.mark.parametrize("dag_id", ["bugzilla_push", "bugzilla_push_maintenance"])
+def test_each_task_documents_itself_and_a_failed_run_alerts(dagbag, dag_id: str) -> None:  # noqa: ANN001
+    from bugzilla_push.airflow.alerts import RunFailedNotifier
+
+    dag = dagbag.dags[dag_id]
+    assert dag.description
+    for task in dag.tasks:
+        assert task.doc_md, f"{task.task_id} has no docstring (its docs in the UI)"
+    assert isinstance(dag.on_failure_callback, RunFailedNotifier)

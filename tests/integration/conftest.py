@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from bugzilla_push.store import Store
+    from tests.doubles.statsd_receiver import StatsdReceiver
     from tests.doubles.webhook_receiver import WebhookReceiver
     from tests.integration.connectors.pulse.support import BoundQueue
 
@@ -73,6 +74,16 @@ def receiver() -> Iterator[WebhookReceiver]:
 
     with WebhookReceiver() as r:
         yield r
+
+
+@pytest.fixture
+def statsd() -> Iterator[StatsdReceiver]:
+    """A StatsD peer on loopback that keeps what Airflow's metrics client sends it."""
+    from tests.doubles.statsd_receiver import StatsdReceiver
+
+    receiver = StatsdReceiver()
+    yield receiver
+    receiver.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from unittest import mock
@@ -16,54 +14,18 @@ from bugzilla_push.airflow.tasks import RunInfo, read_pending
 from bugzilla_push.store import open_store
 from bugzilla_push.store.replays import Replays
 from tests.conftest import ROOT
-from tests.support import airflow, enqueue_samples, pending_ids
+from tests.support import enqueue_samples, pending_ids
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
+
+    from tests.doubles.statsd_receiver import StatsdReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-class StatsdListener:
-    """A UDP socket on loopback that keeps every StatsD line it receives (a real peer, not a mock)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.lines: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
-
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            self.lines.extend(data.decode().splitlines())
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-    def values(self, name: str) -> list[str]:
-        return [line.split(":", 1)[1] for line in self.lines if line.split(":", 1)[0] == name]
-
-
-@pytest.fixture
-def statsd() -> Iterator[StatsdListener]:
-    listener = StatsdListener()
-    yield listener
-    listener.close()
-
-
 def test_a_paused_connector_is_skipped_and_metrics_reach_statsd(
-    airflow_db: None, source: str, tmp_path: Path, statsd: StatsdListener
+    airflow_db: None, source: str, tmp_path: Path, statsd: StatsdReceiver
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -102,18 +64,12 @@ def test_a_paused_connector_is_skipped_and_metrics_reach_statsd(
         held = store.query("SELECT COUNT(*) FROM push_backlog WHERE connector = 'archive'")[0][0]
     assert held == len(ids)  # waiting for the resume, not lost
 
-    def wait_for(name: str) -> list[str]:
-        deadline = datetime.now() + timedelta(seconds=10)
-        while not statsd.values(name) and datetime.now() < deadline:
-            threading.Event().wait(0.05)
-        return statsd.values(name)
-
-    assert wait_for("airflow.bugzilla_push.file.sent") == [f"{len(ids)}|c"]
-    assert wait_for("airflow.bugzilla_push.file.backlog") == ["0|g"]
-    assert wait_for("airflow.bugzilla_push.archive.backlog") == [f"{len(ids)}|g"]
-    assert wait_for("airflow.bugzilla_push.pending") == ["0|g"]
-    assert wait_for("airflow.bugzilla_push.file.batch_duration")[0].endswith("|ms")
-    age = wait_for("airflow.bugzilla_push.archive.backlog_oldest_age")
+    assert statsd.wait_for("airflow.bugzilla_push.file.sent") == [f"{len(ids)}|c"]
+    assert statsd.wait_for("airflow.bugzilla_push.file.backlog") == ["0|g"]
+    assert statsd.wait_for("airflow.bugzilla_push.archive.backlog") == [f"{len(ids)}|g"]
+    assert statsd.wait_for("airflow.bugzilla_push.pending") == ["0|g"]
+    assert statsd.wait_for("airflow.bugzilla_push.file.batch_duration")[0].endswith("|ms")
+    age = statsd.wait_for("airflow.bugzilla_push.archive.backlog_oldest_age")
     assert age
     assert float(age[0].split("|")[0]) >= 0
 
@@ -150,21 +106,3 @@ def test_a_manual_replay_with_a_bad_window_fails_clearly(source: str) -> None:
         )
     with mock.patch.dict(os.environ, env), pytest.raises(AirflowFailException, match="is not a date"):
         read_pending({"replay_since": "yesterday"}, RunInfo("manual__2", "manual"), "bugzilla_db")
-
-
-def test_purge_old_rows_runs_in_the_dag(airflow_db: None, source: str) -> None:
-    with open_store(source) as store, store.transaction() as cur:
-        old = store.dialect.to_db(datetime(2020, 1, 1))
-        store.execute(
-            cur,
-            "INSERT INTO push_log (message_id, change_set, routing_key, connector, push_ts, "
-            "processed_ts, result, data) VALUES (1, '1.1', 'bug.create', 'file', %(t)s, %(t)s, 1, NULL)",
-            {"t": old},
-        )
-    result = airflow(
-        "tasks", "test", "bugzilla_push", "purge_old_rows", env={"AIRFLOW_CONN_BUGZILLA_DB": source}
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "purged 1 rows older than 7 days" in result.stdout + result.stderr
-    with open_store(source) as store:
-        assert store.query("SELECT COUNT(*) FROM push_log")[0][0] == 0

@@ -12,6 +12,7 @@ from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.engine import Engine
 from bugzilla_push.model import Result
 from bugzilla_push.store import NewMessage
+from bugzilla_push.store.known import UnknownConnector, is_known
 from bugzilla_push.store.operations import NotFound, Operations
 from tests.fakes import FakeClock, ScriptedConnector, always, fail_at
 from tests.support import backlog_ids, enqueue_samples, run_cycle, store_now
@@ -224,3 +225,40 @@ def test_the_routing_key_filter_is_a_plain_prefix(store: Store, clock: FakeClock
     assert found("bug.modify:cf%") == ["bug.modify:cf%status"]  # … nor is '%'
     assert found("bug.modify:cf!") == []
     assert found("bug.") == sorted(keys)
+
+
+def test_a_connector_is_known_from_any_table_that_names_it(store: Store, clock: FakeClock) -> None:
+    ids = enqueue_samples(store, 3)
+    run_cycle(
+        engine_for(store, clock),
+        [ScriptedConnector("logged"), ScriptedConnector("held", always(Result.TRANSIENT))],
+    )
+    store.set_paused("paused", True, "admin", clock.now, reason="maintenance")
+    assert backlog_ids(store, "held") == ids
+    assert [name for name in ("logged", "held", "paused", "nosuch") if is_known(store, name)] == [
+        "logged",
+        "held",
+        "paused",
+    ]
+
+
+def test_actions_refuse_a_mistyped_connector_unless_enabled_or_forced(store: Store, clock: FakeClock) -> None:
+    ops = Operations(store, clock, enabled=["file", "pulse"])
+    for act in (
+        lambda: ops.pause("pulze", "admin", "typo"),
+        lambda: ops.resume("pulze", "admin"),
+        lambda: ops.reset_backoff("pulze", "admin"),
+        lambda: ops.connector_dead_letters("pulze"),
+        lambda: ops.drop_backlog_message("pulze", 1, "admin"),
+    ):
+        with pytest.raises(
+            UnknownConnector, match=r"Enabled connectors \(Variable bugzilla_push_connectors\): file, pulse"
+        ):
+            act()
+    assert ops.audit_log().rows == []
+    ops.pause("pulse", "admin", "enabled, never ran")
+    ops.pause("pulze", "admin", "on purpose", force=True)
+    assert [(a["connector"], a["action"]) for a in ops.audit_log().rows] == [
+        ("pulze", "pause"),
+        ("pulse", "pause"),
+    ]

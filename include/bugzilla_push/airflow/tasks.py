@@ -26,7 +26,6 @@ from bugzilla_push.engine import Engine
 from bugzilla_push.reports import DeliveryState
 from bugzilla_push.store import Batch, Store
 from bugzilla_push.store.replays import ReplayError, Selector
-from bugzilla_push.store.retention import log_retention_days, purge
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -201,37 +200,6 @@ def _deliver_table_webhooks(batch: Batch, conn_id: str, config: DeliveryConfig) 
     for name, error in sorted(result["failed"].items()):
         log.error("%s: %s — its messages are kept in its backlog", name, error)
     return result
-
-
-def purge_old_rows(conn_id: str) -> dict[str, Any]:
-    """Purge the log, statistics, run records and archive past their retention, within a time budget."""
-    config = delivery_config()
-    with open_store(conn_id) as store:
-        log_days = log_retention_days(store, config.log_days)
-        report = purge(
-            store,
-            Engine(store, config).clock(),
-            log_days,
-            config.archive_days,
-            config.purge_batch,
-            config.purge_seconds,
-        )
-    total = sum(report.deleted.values())
-    log.info(
-        "purged %s rows older than %d days (archive: %d days) in %d statements%s: %s",
-        f"{total:,}",
-        log_days,
-        config.archive_days,
-        report.statements,
-        "" if report.finished else ", time is up",
-        ", ".join(f"{t} {n:,}" for t, n in report.deleted.items()),
-    )
-    return {
-        "log_days": log_days,
-        "archive_days": config.archive_days,
-        "deleted": report.deleted,
-        "finished": report.finished,
-    }
 
 
 def _metrics(emit: Callable[[], None]) -> None:

@@ -26,6 +26,7 @@ from bugzilla_push.connectors.base import redact
 from bugzilla_push.console import models
 from bugzilla_push.console.security import can_act, can_read, can_read_payloads, same_origin
 from bugzilla_push.model import CONNECTOR_NAME_PATTERN
+from bugzilla_push.store.known import UnknownConnector
 from bugzilla_push.store.operations import NotFound, Operations
 from bugzilla_push.store.replays import Replays
 
@@ -64,8 +65,8 @@ def operations() -> Iterator[Operations]:
             f"cannot connect to Bugzilla's database (connection bugzilla_db): {_first_line(exc)}",
         ) from None
     try:
-        yield Operations(store, utcnow)
-    except NotFound as exc:
+        yield Operations(store, utcnow, _enabled()[0])
+    except (NotFound, UnknownConnector) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except _database_errors() as exc:
         log.warning("push console: database error: %s", exc)
@@ -273,21 +274,9 @@ def replays(ops: Ops, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> models
 # -- actions --------------------------------------------------------------------------------------
 
 
-def _require_known(ops: Operations, name: str) -> None:
-    enabled, _ = _enabled()
-    known = {c["connector"] for c in ops.overview(enabled)["connectors"]}
-    if name not in known:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"no connector {name!r}: it is not enabled (Variable bugzilla_push_connectors) and has no "
-            "backlog, state or history",
-        )
-
-
 @router.post("/api/connectors/{name}/pause", dependencies=Actor)
 def pause(ops: Ops, user: GetUserDep, name: ConnectorName, body: models.PauseRequest) -> models.ActionResult:
     """Pause a connector: its messages wait in its backlog until it is resumed."""
-    _require_known(ops, name)
     ops.pause(name, user.get_name(), body.reason)
     return models.ActionResult(message=f"{name} is paused: {body.reason}", connector=name)
 
@@ -295,7 +284,6 @@ def pause(ops: Ops, user: GetUserDep, name: ConnectorName, body: models.PauseReq
 @router.post("/api/connectors/{name}/resume", dependencies=Actor)
 def resume(ops: Ops, user: GetUserDep, name: ConnectorName, body: models.NoArguments) -> models.ActionResult:
     """Resume a paused connector (its backoff is cleared too): it sends its backlog on the next run."""
-    _require_known(ops, name)
     ops.resume(name, user.get_name())
     return models.ActionResult(
         message=f"{name} is resumed; it sends its backlog on the next run", connector=name
@@ -307,7 +295,6 @@ def reset_backoff(
     ops: Ops, user: GetUserDep, name: ConnectorName, body: models.NoArguments
 ) -> models.ActionResult:
     """Let a backing-off connector try again on the next run."""
-    _require_known(ops, name)
     ops.reset_backoff(name, user.get_name())
     return models.ActionResult(
         message=f"{name}'s backoff is reset; it tries again on the next run", connector=name

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bugzilla_push.errors import BugzillaPushError
 from bugzilla_push.model import PushRow, Result, bug_id_of_row
 from bugzilla_push.store.dialect import BACKLOG_COLUMNS
+from bugzilla_push.store.known import require_connector
 from bugzilla_push.store.records import LogEntry
 
 if TYPE_CHECKING:
@@ -41,13 +42,18 @@ class Page:
 class Operations:
     """The console's and the CLI's view of the push tables.
 
+    Actions that name a connector refuse a name that is neither in `enabled` nor known from the
+    push tables (`UnknownConnector`), unless called with `force=True`.
+
     :param store: the push tables
     :param clock: naive-UTC "now"
+    :param enabled: the enabled connectors (the Variable `bugzilla_push_connectors`)
     """
 
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime], enabled: Sequence[str] = ()) -> None:
         self.store = store
         self.clock = clock
+        self.enabled = list(enabled)
 
     # -- views --------------------------------------------------------------------------------
 
@@ -288,14 +294,21 @@ class Operations:
 
     # -- actions ------------------------------------------------------------------------------
 
-    def pause(self, connector: str, actor: str, reason: str) -> None:
+    def require(self, connector: str, force: bool = False) -> None:
+        """Refuse a name that is neither enabled nor known from the tables (a typo), unless forced."""
+        require_connector(self.store, connector, self.enabled, force)
+
+    def pause(self, connector: str, actor: str, reason: str, force: bool = False) -> None:
+        self.require(connector, force)
         self.store.set_paused(connector, True, actor, self.clock(), reason=reason)
 
-    def resume(self, connector: str, actor: str) -> None:
+    def resume(self, connector: str, actor: str, force: bool = False) -> None:
+        self.require(connector, force)
         self.store.set_paused(connector, False, actor, self.clock())
 
-    def reset_backoff(self, connector: str, actor: str) -> None:
+    def reset_backoff(self, connector: str, actor: str, force: bool = False) -> None:
         """Let the connector try again on the next run (its backlog stays as it is)."""
+        self.require(connector, force)
         with self.store.transaction() as cur:
             self.store.execute(cur, "DELETE FROM push_backoff WHERE connector = %(c)s", {"c": connector})
             self.store.audit(cur, self.clock(), actor, "reset_backoff", connector)
@@ -336,8 +349,33 @@ class Operations:
             raise NotFound(f"dead letter {dead_letter_id} does not exist (retried or dropped already?)")
         return found[0], found[1], found[2]
 
+    def connector_dead_letters(
+        self, connector: str, message_ids: Sequence[int] = (), force: bool = False
+    ) -> list[int]:
+        """Return the ids of a connector's dead letters (all, or those of the push ids given), oldest first.
+
+        :raises NotFound: a push id given has no dead letter for this connector
+        """
+        self.require(connector, force)
+        found = dict(
+            self.store.query(
+                "SELECT message_id, id FROM push_dead_letter WHERE connector = %(c)s ORDER BY id",
+                {"c": connector},
+            )
+        )
+        if not message_ids:
+            return sorted(found.values())
+        missing = sorted(set(message_ids) - set(found))
+        if missing:
+            raise NotFound(
+                f"{connector} has no dead letter for message(s) {', '.join(map(str, missing))} "
+                "(retried or dropped already?)"
+            )
+        return sorted(found[m] for m in set(message_ids))
+
     def drop_backlog_message(self, connector: str, message_id: int, actor: str) -> None:
         """Give up on one waiting message: it is logged IGNORED with who dropped it, and never sent."""
+        self.require(connector)
         now = self.clock()
         with self.store.transaction() as cur:
             found = self.store.execute(

@@ -228,3 +228,18 @@ class ConnectorState:
     reason: str | None
     changed_by: str
     changed_ts: datetime
+
+
+def waiting(status: QueueStatus, connectors: Sequence[str], now: datetime) -> dict[str, tuple[int, int]]:
+    """Depth and age in seconds of the oldest message: the pending queue, then each connector's backlog.
+
+    :param connectors: the backlogs to include (empty: every connector the tables know)
+    """
+    queues = {"push queue": (status.pending, status.pending_oldest_ts)}
+    for name in connectors or list(status.connectors):
+        info = status.connectors.get(name)
+        queues[f"{name} backlog"] = (info.backlog, info.oldest_ts) if info else (0, None)
+    return {
+        what: (depth, int((now - oldest).total_seconds()) if oldest and depth else 0)
+        for what, (depth, oldest) in queues.items()
+    }

@@ -166,7 +166,13 @@ def test_each_action_is_done_and_recorded_with_the_users_name(admin: httpx.Clien
             )
         ]
     assert act("/api/connectors/mirror/pause", {"reason": "  "}).status_code == 422
-    assert act("/api/connectors/nowhere/pause", {"reason": "x"}).status_code == 404
+    for action, body in (("pause", {"reason": "x"}), ("resume", {}), ("reset-backoff", {})):
+        refused = act(f"/api/connectors/nowhere/{action}", body)
+        assert refused.status_code == 404
+        assert refused.json()["detail"] == (
+            "no connector 'nowhere': it is not enabled and the push tables do not know it. "
+            "Enabled connectors (Variable bugzilla_push_connectors): file, mirror"
+        )
     assert act("/api/connectors/mirror/pause", {"reason": "x", "extra": 1}).status_code == 422
     answer = act("/api/connectors/mirror/pause", {"reason": "mirror.example.org moves to a new rack"})
     assert answer.status_code == 200, answer.text
