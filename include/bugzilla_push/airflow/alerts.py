@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier, Variable
 
+from bugzilla_push.errors import BugzillaPushError
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 NOTIFIER_VARIABLE = "bugzilla_push_notifier"
 
 
-class NotifierConfigError(ValueError):
+class NotifierConfigError(BugzillaPushError, ValueError):
     """The Variable `bugzilla_push_notifier` is not a notifier class and its arguments."""
 
 

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 import sqlalchemy as sa
 
+from bugzilla_push.errors import BugzillaPushError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
@@ -46,7 +48,7 @@ TABLES = ("dag_run", "task_instance", "task_instance_history", "xcom", "log")
 COUNTED = ("dag_run", "task_instance", "xcom", "log")
 
 
-class MetadataNotConfigured(RuntimeError):
+class MetadataNotConfigured(BugzillaPushError, RuntimeError):
     """No connection to Airflow's metadata database: the message says how to add one."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bugzilla_push.errors import BugzillaPushError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -25,7 +27,7 @@ KNOWN_FROM = (
 )
 
 
-class UnknownConnector(LookupError):
+class UnknownConnector(BugzillaPushError, LookupError):
     """A connector name that is neither enabled nor known from the push tables: most likely a typo.
 
     :param connector: the name asked for
