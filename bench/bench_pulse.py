@@ -17,8 +17,10 @@ each way (1: a 2 ms round trip, as within one region). Over a link with latency,
 message pays a round trip per message; pipelining hides it. The measured AMQP round trip of each
 link (a `Basic.Qos` call) is reported beside it.
 
-Every (link, publisher) pair runs once per round, `--repeat` rounds, in an order rotating from
-round to round, so that the machine's load hits all alike; the queue is purged before each run.
+Every (link, publisher) pair runs once per round, `--repeat` rounds: the links in an order rotating
+by round, and on each link bare, connector, one-by-one, reversed every other round, so that the
+machine's load hits all alike and bare and connector always run side by side. The queue is purged
+before each run.
 Reported: median rates, and the median of the per-round ratios. Targets at a 2 ms round trip:
 the connector at ≥ 0.8× bare pipelined and ≥ 20× one confirm per message. Prints a table, the
 load average, and one JSON line.
@@ -280,30 +282,39 @@ def measure(
     one_n = min(args.one_confirm_messages, len(samples))
     with contextlib.ExitStack() as stack:
         links = [stack.enter_context(open_link(delay)) for delay in delays]
-        runs: list[tuple[str, str, Callable[[], float], int]] = []
+        groups: list[list[tuple[str, str, Callable[[], float], int]]] = []  # per link: bare, connectors, one
         for link in links:
             extra = {"exchange": exchange, "confirm_window": args.window}
             info = ConnectionInfo("pulse", "amqp", HOST, link.port, "guest", "guest", "/", extra)
             connector = stack.enter_context(build_connector(info))
             connector_send(connector, messages[:100], 100)  # connect and declare before timing
-            bare = partial(bare_pipelined, link.port, samples, exchange, args.window)
-            runs.append((link.label, BARE, bare, len(samples)))
-            one = partial(one_confirm_each, link.port, samples[:one_n], exchange)
-            runs.append((link.label, ONE_BY_ONE, one, one_n))
+            group = [
+                (
+                    link.label,
+                    BARE,
+                    partial(bare_pipelined, link.port, samples, exchange, args.window),
+                    len(samples),
+                )
+            ]
             for chunk in args.chunks:
                 send = partial(connector_send, connector, messages, chunk)
-                runs.append((link.label, connector_name(chunk), send, len(messages)))
-        rates: dict[tuple[str, str], list[float]] = {(label, name): [] for label, name, _, _ in runs}
+                group.append((link.label, connector_name(chunk), send, len(messages)))
+            one = partial(one_confirm_each, link.port, samples[:one_n], exchange)
+            groups.append([*group, (link.label, ONE_BY_ONE, one, one_n)])
+        rates: dict[tuple[str, str], list[float]] = {
+            (run[0], run[1]): [] for group in groups for run in group
+        }
         round_trips: dict[str, list[float]] = {link.label: [] for link in links}
         for round_ in range(args.repeat):
             for link in links:
                 round_trips[link.label].append(round_trip(link.port))
-            # Interleaved, so that a busy moment of the machine hits all alike, and in an order
-            # rotating by round, so that none always follows the purge of the biggest queue.
-            shift = round_ * len(runs) // args.repeat
-            for label, name, run, count in runs[shift:] + runs[:shift]:
-                purge()
-                rates[label, name].append(count / run())
+            # Interleaved, so that a busy moment of the machine hits all alike: the links in an order
+            # rotating by round; on each, bare and connector side by side, in turn first (A B B A).
+            shift = round_ % len(groups)
+            for group in groups[shift:] + groups[:shift]:
+                for label, name, run, count in group if round_ % 2 == 0 else reversed(group):
+                    purge()
+                    rates[label, name].append(count / run())
     return rates, round_trips
 
 
