@@ -116,7 +116,11 @@ class FreezableProxy:
                     self.handshake_errors.append(str(exc))
                     client.close()
                     continue
-            server = socket.create_connection(self.upstream)
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:  # the service is down: the client sees its connection end, as it would
+                client.close()
+                continue
             for sock in (client, server):  # each chunk goes out as it comes, as the peers sent it
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sockets += [client, server]

@@ -7,6 +7,7 @@ throughput would fall with its latency, as no network's does).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -80,3 +81,17 @@ def test_chunks_in_flight_overlap_and_keep_their_order(echo: tuple[str, int]) ->
     assert echoed == b"".join(chunks)
     # Sending takes about 0.2 s; one chunk at a time, each waiting out the delay, would take 20 s.
     assert elapsed < 2 * DELAY + 2.0
+
+
+def test_a_refused_upstream_ends_that_connection_and_the_next_gets_through() -> None:
+    spare = socket.create_server(("127.0.0.1", 0))
+    upstream = spare.getsockname()[:2]
+    spare.close()  # nothing listens there now: a stopped service
+    with FreezableProxy(upstream) as proxy:
+        with socket.create_connection(("127.0.0.1", proxy.port)) as sock:
+            sock.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(1) == b""
+        with socket.create_server(upstream) as server, socket.create_connection(("127.0.0.1", proxy.port)):
+            server.settimeout(5)
+            server.accept()[0].close()  # the proxy connected: it kept accepting
