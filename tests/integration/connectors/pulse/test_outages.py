@@ -26,6 +26,7 @@ from bugzilla_push.engine import Engine
 from bugzilla_push.model import PushRow, Result, parse_message
 from bugzilla_push.samples import BugzillaSimulator
 from bugzilla_push.store import open_store
+from tests.doubles.tcp_proxy import FreezableProxy
 from tests.fakes import FakeClock
 from tests.integration.connectors.pulse.support import (
     AMQP_HOST,
@@ -39,7 +40,6 @@ from tests.integration.connectors.pulse.support import (
     start_broker,
     wait_until,
 )
-from tests.integration.tcp_proxy import FreezableProxy
 from tests.support import (
     backlog_ids,
     delivered_ids,

@@ -14,13 +14,13 @@ from bugzilla_push.connectors import ConnectorFatal, build_connector, raise_if_f
 from bugzilla_push.connectors.base import Outcome
 from bugzilla_push.model import PushRow, parse_message
 from bugzilla_push.samples import BugzillaSimulator
+from tests.doubles.tcp_proxy import FreezableProxy
 from tests.integration.connectors.pulse.support import (
     AMQP_HOST,
     AMQP_PORT,
     BoundQueue,
     pulse_info,
 )
-from tests.integration.tcp_proxy import FreezableProxy
 from tests.support import store_now
 
 if TYPE_CHECKING:
