@@ -1,4 +1,4 @@
-# bugzilla-push — the standard commands. `make run` and `make test` are the two a newcomer needs.
+# bugzilla-push — the standard commands. `make run`, `make ui` and `make test` are the ones a newcomer needs.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -14,10 +14,11 @@ export PATH := $(BIN):$(PATH)
 export AIRFLOW_CONN_BUGZILLA_DB ?= sqlite:///$(CURDIR)/var/bugzilla.db
 export AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS ?= file
 
-.PHONY: help install run test test-unit test-integration lint bench up wait env constraints clean
+.PHONY: help install run ui test test-unit test-integration lint bench up wait env constraints clean
 
 help:
 	@echo "make run          set up and run the delivery DAG once on the embedded default (SQLite + file)"
+	@echo "make ui           Airflow's web UI on the embedded default, with sample messages (SAMPLES=0: none); Ctrl-C stops"
 	@echo "make test         set up, start or check the services, and run every test"
 	@echo "make install      build .venv/ with Airflow, the providers and this project"
 	@echo "make test-unit    tests without services;  make test-integration  the ones with services"
@@ -46,6 +47,12 @@ run: install
 	bugzilla-push status
 	@echo; echo "The file connector's output (var/bugzilla_push/file.jsonl), last 3 lines, cut to 160 columns:"
 	@tail -n 3 var/bugzilla_push/file.jsonl | cut -c1-160
+
+# Scheduler, dag-processor, triggerer and API server on the same set-up as `make run`, until Ctrl-C
+# (scripts/ui.py prints the URL, user and password). PORT=8080 by default.
+SAMPLES ?= 1
+ui: install
+	@$(BIN)/python -m scripts.ui $(if $(filter 0 no false,$(SAMPLES)),--no-samples) $(if $(PORT),--port $(PORT))
 
 PYTEST_WORKERS ?= 2
 
