@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bugzilla_push.cli import parse_enqueue_input
+from bugzilla_push.connectors.base import redact
 from bugzilla_push.engine import utcnow
 from bugzilla_push.samples import BugzillaSimulator, first_run_samples
 from bugzilla_push.store import open_store
@@ -97,6 +98,14 @@ def embedded_default(state: Path) -> tuple[str, dict[str, str]]:
     return source, env
 
 
+def is_embedded(source: str, state: Path) -> bool:
+    """Whether `source` is the embedded default's SQLite file: the only database samples go into."""
+    prefix = "sqlite:///"
+    if not source.startswith(prefix):
+        return False
+    return Path(source[len(prefix) :]).resolve() == (state / "bugzilla.db").resolve()
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -131,12 +140,12 @@ def show(stack: AirflowStack, state: Path, source: str, trickle: Trickle | None)
         f"The push console: {stack.url}/plugin/bugzilla-push",
         f"Log in as admin, password {stack.password}",
         f"  (SimpleAuthManager's generated file: {where / PASSWORDS_FILE})",
-        f"Source database:  {source}",
+        f"Source database:  {redact(source)}",
         "Samples:          "
         + (
             f"{trickle.batch} messages every {trickle.interval:g} s (none: make ui SAMPLES=0)"
             if trickle
-            else "off"
+            else "off (make ui SAMPLES=0, or a source database other than the embedded default)"
         ),
         f"Logs:             {where}/<component>.log and {where}/logs/",
         "Ctrl-C stops everything.",
@@ -162,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     source, env = embedded_default(state)
     with open_store(source) as store:
         store.create_schema()
+    # Never play Bugzilla in a database that is not this folder's own, such as a real Bugzilla's.
+    args.samples = args.samples and is_embedded(source, state)
     if args.samples:
         print(f"enqueued {insert_samples(source, first_run_samples())} first-run sample messages", flush=True)
     stack = AirflowStack(

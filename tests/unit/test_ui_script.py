@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bugzilla_push.store import open_store
-from scripts.ui import DEFAULT_STATE, Trickle, embedded_default, insert_samples, port_in_use
+from scripts.ui import DEFAULT_STATE, Trickle, embedded_default, insert_samples, is_embedded, port_in_use
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,6 +48,14 @@ def test_what_the_user_exported_wins(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert source == env["AIRFLOW_CONN_BUGZILLA_DB"] == "postgresql://bugs@db.example.org/bugs"
     assert env["AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS"] == "pulse,file"
     assert env["AIRFLOW_CONN_FILE"] == '{"conn_type": "fs"}'
+
+
+def test_samples_go_only_into_the_embedded_default_database(tmp_path: Path) -> None:
+    assert is_embedded(f"sqlite:///{tmp_path / 'bugzilla.db'}", tmp_path)
+    assert is_embedded(f"sqlite:///{tmp_path / 'x' / '..' / 'bugzilla.db'}", tmp_path)
+    assert not is_embedded(f"sqlite:///{tmp_path / 'other.db'}", tmp_path)
+    assert not is_embedded("postgresql://bugs@db.example.org/bugs", tmp_path)
+    assert not is_embedded("mysql://bugs@db.example.org/bugs", tmp_path)
 
 
 def test_samples_go_into_push_as_samples_piped_to_enqueue_would(tmp_path: Path) -> None:
