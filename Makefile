@@ -1,4 +1,4 @@
-# bugzilla-push — the standard commands. `make run` and `make test` are the two a newcomer needs.
+# bugzilla-push — the standard commands. `make run`, `make ui` and `make test` are the ones a newcomer needs.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -18,10 +18,11 @@ export AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS ?= file
 EXTRAS := pulse,elasticsearch,webhook,mysql,airflow,celery
 LINT_PATHS := dags include plugins tests bench scripts
 
-.PHONY: help install run test test-unit test-integration lint bench up tools wait env constraints clean
+.PHONY: help install run ui test test-unit test-integration lint bench up tools wait env constraints clean
 
 help:
 	@echo "make run          set up and run the delivery DAG once on the embedded default (SQLite + file)"
+	@echo "make ui           Airflow's web UI on the embedded default, with sample messages (SAMPLES=0: none); Ctrl-C stops"
 	@echo "make test         set up, start or check the services, and run every test"
 	@echo "make install      build .venv/ with Airflow, the providers and this project"
 	@echo "make test-unit    tests without services;  make test-integration  the ones with services"
@@ -50,6 +51,12 @@ run: install
 	bugzilla-push status
 	@echo; echo "The file connector's output (var/bugzilla_push/file.jsonl), last 3 lines, cut to 160 columns:"
 	@tail -n 3 var/bugzilla_push/file.jsonl | cut -c1-160
+
+# Scheduler, dag-processor, triggerer and API server on the same set-up as `make run`, until Ctrl-C
+# (scripts/ui.py prints the URL, user and password). PORT=8080 by default.
+SAMPLES ?= 1
+ui: install
+	@$(BIN)/python -m scripts.ui $(if $(filter 0 no false,$(SAMPLES)),--no-samples) $(if $(PORT),--port $(PORT))
 
 PYTEST_WORKERS ?= 2
 

@@ -1,9 +1,10 @@
 """A real Airflow deployment on loopback: scheduler, dag-processor, triggerer, api-server (and workers).
 
 Every component is its own process (its own process group), on a fresh PostgreSQL metadata
-database, with this repository as AIRFLOW_HOME (dags/, plugins/, airflow.cfg); state and logs go
-under a work directory through AIRFLOW__… variables, never by editing airflow.cfg. Tests, the chaos
-harness and benchmarks use it as a context manager::
+database (or one given, such as `make ui`'s SQLite file), with this repository as AIRFLOW_HOME
+(dags/, plugins/, airflow.cfg); state and logs go under a work directory through AIRFLOW__…
+variables, never by editing airflow.cfg. Tests, the chaos harness, benchmarks and `make ui`
+(scripts/ui.py) use it as a context manager::
 
     with AirflowStack(workdir, env={"AIRFLOW_CONN_BUGZILLA_DB": url, ...}) as stack:
         stack.dag_runs(); stack.taskprocesses(); stack.restart("scheduler")
@@ -42,6 +43,7 @@ from scripts.stack_support import (
     create_database,
     drop_database,
     free_port,
+    marked_processes,
     processes,
     rabbitmqctl,
     task_processes,
@@ -51,6 +53,7 @@ DAG_ID = "bugzilla_push"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKERS = ("worker1", "worker2")
 WORKER_NAME_VARIABLE = "BUGZILLA_PUSH_STACK_WORKER"
+STACK_MARKER = "BUGZILLA_PUSH_STACK"  # its value, the stack's work directory, marks the stack's processes
 STARTUP_SECONDS = 240
 
 
@@ -63,6 +66,11 @@ class AirflowStack:
     :param env: extra environment: `AIRFLOW_CONN_*`, `AIRFLOW_VAR_*`, overrides
     :param schedule: passed as BUGZILLA_PUSH_SCHEDULE (`event` or `minute`) to every component
     :param parallelism: Airflow's [core] parallelism (task slots)
+    :param metadata_url: Airflow's metadata database, migrated and kept (default: a fresh PostgreSQL
+        database, dropped on stop)
+    :param port: the API server's port on 127.0.0.1 (default: a free one)
+    :param password_file: SimpleAuthManager's passwords file, which the API server generates when it is
+        missing and the stack then reads (default: the stack writes one in `workdir`)
     """
 
     workdir: Path
@@ -70,7 +78,10 @@ class AirflowStack:
     env: dict[str, str] = field(default_factory=dict)
     schedule: str = "event"
     parallelism: int = 4
-    metadata_db: str = ""
+    metadata_url: str = ""
+    port: int = 0
+    password_file: Path | None = None
+    metadata_db: str = ""  # the PostgreSQL database the stack made, if it made one
     url: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _groups: list[int] = field(default_factory=list)  # every process group ever started, for shutdown
@@ -95,13 +106,14 @@ class AirflowStack:
         if self.executor not in ("local", "celery"):
             raise ValueError(f"executor {self.executor!r}: use local or celery")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.metadata_db = create_database("bp_airflow")
-        self.url = f"http://127.0.0.1:{free_port()}"
+        if not self.metadata_url:
+            self.metadata_db = create_database("bp_airflow")
+            self.metadata_url = f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.metadata_db}"
+        self.url = f"http://127.0.0.1:{self.port or free_port()}"
         self._migrate()
-        for name in COMPONENTS:
+        for name in COMPONENTS:  # all at once: they start in parallel (the API server is needed by tasks)
             self._spawn(name)
-            if name == "api-server":
-                self._wait(self._api_up, "the API server")
+        self._wait(self._api_up, "the API server")
         if self.executor == "celery":
             for name in CELERY_WORKERS:
                 self._spawn(name)
@@ -110,7 +122,8 @@ class AirflowStack:
         self.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
 
     def stop(self) -> None:
-        """Stop every process group (SIGTERM, then SIGKILL), then drop the metadata database."""
+        """Stop every process group (SIGTERM, then SIGKILL), and any process of the stack that left its
+        group (a task process starts a session of its own); then drop the metadata database."""
         for pgid in reversed(self._groups):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGTERM)
@@ -122,9 +135,12 @@ class AirflowStack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
         self._groups.clear()
+        for pid in marked_processes(STACK_MARKER, str(self.workdir)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self.metadata_db:
             drop_database(self.metadata_db)
-            self.metadata_db = ""
+            self.metadata_db = self.metadata_url = ""
         if self._vhost:
             with contextlib.suppress(Exception):
                 rabbitmqctl("delete_vhost", self._vhost)
@@ -167,15 +183,15 @@ class AirflowStack:
         """The environment every component gets (and `airflow` commands run against this stack)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
         logs = self.workdir / "logs"
-        password_file = self.workdir / "passwords.json"
-        password_file.write_text(json.dumps({"admin": self._password}))
+        password_file = self.password_file
+        if password_file is None:
+            password_file = self.workdir / "passwords.json"
+            password_file.write_text(json.dumps({"admin": self._password}))
         env.update(
             {
                 "AIRFLOW_HOME": str(ROOT),
                 "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
-                    f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.metadata_db}"
-                ),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
@@ -190,6 +206,7 @@ class AirflowStack:
                 "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
                 "BUGZILLA_PUSH_SCHEDULE": self.schedule,
+                STACK_MARKER: str(self.workdir),  # inherited by every process of the stack
                 **self._executor_env(),
                 **self.env,
             }
@@ -213,9 +230,7 @@ class AirflowStack:
         return {
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CELERY__BROKER_URL": f"{AMQP_URL}/{self._vhost}",
-            "AIRFLOW__CELERY__RESULT_BACKEND": (
-                f"db+postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.metadata_db}"
-            ),
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{self.metadata_url}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(max(1, self.parallelism // 2)),
         }
 
@@ -237,6 +252,10 @@ class AirflowStack:
             return [airflow, "api-server", "--host", "127.0.0.1", "--port", port, "--workers", "1"]
         if component in CELERY_WORKERS:
             return [airflow, "celery", "worker", "--celery-hostname", f"{component}@%h"]
+        if component in ("scheduler", "triggerer"):
+            # Logs are local files, which the API server reads itself: no log server listening on
+            # every interface at a fixed port (8793/8794) that two stacks on one machine would share.
+            return [airflow, component, "--skip-serve-logs"]
         return [airflow, component]
 
     def _spawn(self, component: str) -> subprocess.Popen[bytes]:
@@ -300,10 +319,17 @@ class AirflowStack:
 
     # -- REST API ---------------------------------------------------------------------------------
 
+    @property
+    def password(self) -> str:
+        """The admin's password (from the generated passwords file, once the API server has written it)."""
+        if self.password_file is None:
+            return self._password
+        return json.loads(self.password_file.read_text())["admin"]
+
     def token(self) -> str:
         if self._token is None:
             answer = httpx.post(
-                f"{self.url}/auth/token", json={"username": "admin", "password": self._password}, timeout=30
+                f"{self.url}/auth/token", json={"username": "admin", "password": self.password}, timeout=30
             )
             answer.raise_for_status()
             self._token = answer.json()["access_token"]
@@ -388,7 +414,7 @@ def main() -> None:
     }
     try:
         with AirflowStack(args.workdir, args.executor, env, args.schedule) as stack:
-            print(f"Airflow at {stack.url} (admin / {stack._password}); source {source_url}; Ctrl-C stops")
+            print(f"Airflow at {stack.url} (admin / {stack.password}); source {source_url}; Ctrl-C stops")
             with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
     finally:

@@ -84,6 +84,17 @@ def processes() -> list[tuple[int, int, str]]:
     return [(pid, int(stat[2]), title) for pid, title, stat in _proc()]
 
 
+def marked_processes(name: str, value: str) -> list[int]:
+    """Pids of the processes whose environment has `name=value` (the processes it started inherit it)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for pid, _, _ in _proc():
+        with contextlib.suppress(OSError):
+            if wanted in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(pid)
+    return found
+
+
 def _proc() -> Iterator[tuple[int, str, list[str]]]:
     """(pid, title, the `stat` fields after the command: state, ppid, pgrp, …) of each process."""
     for entry in Path("/proc").iterdir():

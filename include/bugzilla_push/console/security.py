@@ -1,7 +1,8 @@
 """Who may use the console, and the defences of its answers and actions.
 
 Authentication and authorisation are Airflow's own: a JWT (the UI's `_token` cookie or a Bearer
-token), checked by the auth manager against the `bugzilla_push` DAG. Reading needs GET on the DAG,
+token), checked by whichever auth manager is configured (`is_authorized_dag` on the `bugzilla_push`
+DAG, as Airflow's REST API checks it; tested under SimpleAuthManager and FAB). Reading needs GET on the DAG,
 reading payloads GET on its task logs (payloads may hold private bugs), acting PUT on the DAG —
 what pausing the DAG itself needs. Actions must also pass :func:`same_origin`, and every answer
 carries headers that keep it from being sniffed, cached or framed by another site.

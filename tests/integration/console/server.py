@@ -1,11 +1,12 @@
 """A real `airflow api-server` on loopback with the push console, its users and a database of its own.
 
-The server runs from this repository (AIRFLOW_HOME: `plugins/` holds the console) on the tests'
-Airflow metadata database, with SimpleAuthManager users whose passwords the tests write: `admin`,
-`viewer` (read-only), and `outsider`, whose empty role stands for an account without any
-permission on the DAG. The enabled connectors are an Airflow Variable in the metadata database,
-set through the REST API as an operator would, so the console reads it the way the API server
-reads Variables.
+The server runs from this repository (AIRFLOW_HOME: `plugins/` holds the console) under either auth
+manager, with the same three users: `admin`, `viewer` (read-only) and `outsider` (no permission on
+the DAG). Under SimpleAuthManager (the default) it uses the tests' Airflow metadata database, and
+the tests write the users' passwords file; under the FAB auth manager it uses a metadata database
+of its own with FAB's users and roles (`fab.py`). The enabled connectors are an Airflow Variable in
+the metadata database, set through the REST API as an operator would, so the console reads it the
+way the API server reads Variables.
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT
+from tests.integration.console.fab import FAB_AUTH_MANAGER
 
 USERS = {"admin": "admin", "viewer": "viewer", "outsider": ""}  # name → SimpleAuthManager role
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+AUTH_MANAGERS = {"simple": SIMPLE_AUTH_MANAGER, "fab": FAB_AUTH_MANAGER}
+# A module's mark for running each of its tests under both auth managers (a server for each).
+BOTH_AUTH_MANAGERS = pytest.mark.parametrize(
+    "auth_manager", list(AUTH_MANAGERS), indirect=True, scope="module"
+)
 CONNECTORS = "file,mirror"
 JWT_SECRET = "bugzilla-push-console-tests-" + "x" * 32  # fixed: tokens survive a restart of the server
 STARTUP_SECONDS = 180
@@ -58,12 +67,14 @@ class ConsoleServer:
     :param env: the environment it runs with (for `airflow dags test` against the same set-up)
     :param passwords: user name → password
     :param log_path: the server's output (access log included)
+    :param auth_manager: `simple` or `fab`
     """
 
     url: str
     env: dict[str, str]
     passwords: dict[str, str]
     log_path: Path
+    auth_manager: str = "simple"
     process: subprocess.Popen[bytes] | None = None
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -163,22 +174,49 @@ class ConsoleServer:
             api.delete("/api/v2/variables/bugzilla_push_connectors")
 
 
-def make_server(workdir: Path, source_url: str, outputs: dict[str, Path]) -> ConsoleServer:
+@dataclass(frozen=True)
+class Accounts:
+    """Who logs in, and where: an auth manager, the users' passwords, and its metadata database.
+
+    :param auth_manager: `simple` or `fab`
+    :param metadata_url: Airflow's metadata database ("": the tests' own, from the environment)
+    """
+
+    auth_manager: str
+    passwords: dict[str, str]
+    metadata_url: str = ""
+
+    def environment(self, workdir: Path) -> dict[str, str]:
+        """The auth manager's settings for a server (SimpleAuthManager's passwords file goes in `workdir`)."""
+        env = {"AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS[self.auth_manager]}
+        if self.metadata_url:
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.metadata_url
+        if self.auth_manager == "simple":
+            password_file = workdir / "passwords.json"
+            password_file.write_text(json.dumps(self.passwords))
+            env |= {
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            }
+        return env
+
+
+def simple_accounts() -> Accounts:
+    return Accounts("simple", {user: secrets.token_urlsafe(12) for user in USERS})
+
+
+def make_server(
+    workdir: Path, source_url: str, outputs: dict[str, Path], accounts: Accounts | None = None
+) -> ConsoleServer:
     """Prepare (not start) a server on `source_url`; `outputs` are the file connectors' files."""
     workdir.mkdir(parents=True, exist_ok=True)
-    passwords = {user: secrets.token_urlsafe(12) for user in USERS}
-    password_file = workdir / "passwords.json"
-    password_file.write_text(json.dumps(passwords))
+    accounts = accounts or simple_accounts()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
     env.update(
         {
             "AIRFLOW_HOME": str(ROOT),
-            "AIRFLOW__CORE__AUTH_MANAGER": (
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-            ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            **accounts.environment(workdir),
             "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW_CONN_BUGZILLA_DB": source_url,
@@ -188,4 +226,10 @@ def make_server(workdir: Path, source_url: str, outputs: dict[str, Path]) -> Con
             },
         }
     )
-    return ConsoleServer(f"http://127.0.0.1:{free_port()}", env, passwords, workdir / "api-server.log")
+    return ConsoleServer(
+        f"http://127.0.0.1:{free_port()}",
+        env,
+        accounts.passwords,
+        workdir / "api-server.log",
+        accounts.auth_manager,
+    )
