@@ -138,10 +138,12 @@ def connector_tables(options: dict[str, type[BaseModel]]) -> list[Table]:
 def tables() -> list[Table]:
     """Every table the docs must carry, with the rows the code gives today."""
     from bugzilla_push.config import DeliveryConfig
+    from bugzilla_push.connectors.webhook.bugzilla_table import TABLE_WEBHOOKS, TableWebhookSettings
 
     delivery = Table("delivery", DOCS / "configuration.md", model_rows(DeliveryConfig))
+    table_webhooks = Table(TABLE_WEBHOOKS, CONNECTOR_DOCS / "webhook.md", model_rows(TableWebhookSettings))
     options = {page: cls.Options for page, cls in connector_classes().items()}
-    return [*connector_tables(options), delivery]
+    return [*connector_tables(options), delivery, table_webhooks]
 
 
 def _cells(line: str) -> list[str]:

@@ -122,6 +122,13 @@ class BugzillaReader:
             return False
         return True
 
+    def jira_url(self, bug_id: int) -> str | None:
+        """Return the bug's Jira issue (JiraWebhookSync's `jira_bug_map`), or None."""
+        rows = self.query(
+            "SELECT jira_url FROM jira_bug_map WHERE bug_id = %(bug)s ORDER BY id LIMIT 1", {"bug": bug_id}
+        )
+        return str(rows[0][0]) if rows else None
+
     # -- bugs --------------------------------------------------------------------------------
 
     def bug(self, bug_id: int) -> Bug | None:

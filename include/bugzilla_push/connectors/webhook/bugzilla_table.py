@@ -19,6 +19,7 @@ from bugzilla_push.bugzilla import BugzillaUnavailable
 from bugzilla_push.connectors.base import ConnectorConfigError, ConnectorFatal, Outcome
 from bugzilla_push.connectors.webhook import bmo_rules
 from bugzilla_push.connectors.webhook.connector import WebhookConnector
+from bugzilla_push.connectors.webhook.jira_sync import JiraRule, add_jira_fields, bound_for_jira
 from bugzilla_push.connectors.webhook.options import WebhookOptions
 from bugzilla_push.model import Result
 
@@ -57,6 +58,10 @@ class TableWebhookSettings(BaseModel):
     verify: bool = True
     # None: a PEM file of CA certificates for receivers with a private CA.
     ca_bundle: str | None = None
+    # None: BMO's `jira_webhook_sync_hostname` parameter: webhooks to this host get the bug's Jira
+    # issue in see_also and the whiteboard tags of `jira_webhook_sync_config` (tag → product/component).
+    jira_webhook_sync_hostname: str | None = None
+    jira_webhook_sync_config: dict[str, JiraRule] = Field(default_factory=dict)
 
     @classmethod
     def parse(cls, extra: dict[str, Any] | None) -> TableWebhookSettings:
@@ -115,6 +120,9 @@ class TableWebhookConnector(WebhookConnector):
         self.webhook = webhook
         self.pause_after = settings.pause_after_failures
         self._visibility = visibility
+        self._jira_rules = settings.jira_webhook_sync_config
+        self._to_jira = bound_for_jira(webhook.url, settings.jira_webhook_sync_hostname)
+        self._jira_urls: dict[int, str | None] = {}  # push id → the bug's Jira issue, read at sending
 
     def should_send(self, message: PushMessage) -> bool:
         w = self.webhook
@@ -130,9 +138,12 @@ class TableWebhookConnector(WebhookConnector):
         visible: list[PushMessage] = []
         for message in batch:
             try:
+                visibility = self._visibility()
                 seen = bmo_rules.owner_can_see(
-                    self._visibility(), self.webhook.user_id, message.routing_key, message.body
+                    visibility, self.webhook.user_id, message.routing_key, message.body
                 )
+                if seen and self._to_jira and message.bug_id is not None:
+                    self._jira_urls[message.id] = visibility.reader.jira_url(message.bug_id)
             except BugzillaUnavailable as exc:
                 if self._send_visible(visible, outcomes):
                     outcomes.append(_outcome(Result.TRANSIENT, str(exc)))
@@ -159,6 +170,13 @@ class TableWebhookConnector(WebhookConnector):
         sent_all = len(answers) == len(messages) and not (answers and answers[-1].result in _WAIT)
         messages.clear()
         return sent_all
+
+    def _payload(self, message: PushMessage) -> dict[str, Any]:
+        """BMO's payload; for a webhook bound for Jira, with JiraWebhookSync's additions."""
+        payload = super()._payload(message)
+        if not self._to_jira:
+            return payload
+        return add_jira_fields(payload, self._jira_urls.pop(message.id, None), self._jira_rules)
 
     def _client(self) -> httpx.Client:
         client = super()._client()

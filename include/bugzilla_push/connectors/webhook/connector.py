@@ -16,7 +16,7 @@ other 4xx dead-letters that message. After `pause_after_failures` consecutive fa
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -173,7 +173,7 @@ class WebhookConnector(Connector):
 
     def _post(self, message: PushMessage) -> Outcome:
         """Send one message; return its outcome (connector-fatal if nothing will get through)."""
-        body = _encode(webhook_payload(message.body, self.webhook_name, self.options.webhook_id))
+        body = _encode(self._payload(message))
         try:
             with self._client().stream(
                 "POST", self.url, content=body, headers={PUSH_ID_HEADER: str(message.id)}
@@ -188,6 +188,10 @@ class WebhookConnector(Connector):
             return Outcome.transient(self._redact(f"{type(exc).__name__}: {exc}"))
         answer = classify(response, excerpt)
         return answer._replace(detail=self._redact(answer.detail)) if answer.detail else answer
+
+    def _payload(self, message: PushMessage) -> dict[str, Any]:
+        """Return the JSON body for a message: BMO's webhook payload."""
+        return webhook_payload(message.body, self.webhook_name, self.options.webhook_id)
 
     def _redact(self, text: str) -> str:
         return redact(text, *self._secrets)
