@@ -14,6 +14,7 @@ import httpx
 
 from bugzilla_push import __version__
 from bugzilla_push.connectors.base import redact
+from bugzilla_push.connectors.http_client import LazyHttpClient
 from bugzilla_push.errors import BugzillaPushError
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class ConduitClient:
         self._timeout = timeout
         self._verify = verify
         self._transport = transport
-        self._http: httpx.Client | None = None
+        self._http = LazyHttpClient(self._new_client)
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         """Call `method` and return its `result`; raise one of the :class:`ConduitError` kinds."""
@@ -124,20 +125,19 @@ class ConduitClient:
                 return items
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        self._http.close()
 
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(
-                headers={"User-Agent": f"bugzilla-push/{__version__}", "Accept": "application/json"},
-                timeout=self._timeout,
-                verify=self._verify,
-                follow_redirects=False,  # the token is in the body: it must not follow a redirect elsewhere
-                transport=self._transport,
-            )
-        return self._http
+        return self._http.get()
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            headers={"User-Agent": f"bugzilla-push/{__version__}", "Accept": "application/json"},
+            timeout=self._timeout,
+            verify=self._verify,
+            follow_redirects=False,  # the token is in the body: it must not follow a redirect elsewhere
+            transport=self._transport,
+        )
 
     def _clean(self, text: str) -> str:
         return redact(text, self._token)

@@ -24,6 +24,7 @@ import msgspec
 
 from bugzilla_push import __version__
 from bugzilla_push.connectors.base import Connector, ConnectorConfigError, Outcome, redact
+from bugzilla_push.connectors.http_client import LazyHttpClient
 from bugzilla_push.connectors.http_url import http_url
 from bugzilla_push.connectors.webhook.options import PUSH_ID_HEADER, WebhookOptions
 from bugzilla_push.connectors.webhook.payload import WebhookFilter, webhook_payload
@@ -86,7 +87,7 @@ class WebhookConnector(Connector):
         self._api_key = api_key
         self._auth = basic_auth
         self._transport = transport
-        self._http: httpx.Client | None = None
+        self._http = LazyHttpClient(self._new_client)
         self._verify: ssl.SSLContext | bool = options.verify
         if options.verify and options.ca_bundle:
             try:
@@ -146,30 +147,29 @@ class WebhookConnector(Connector):
         return outcomes
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        self._http.close()
 
     # -- HTTP --------------------------------------------------------------------------------
 
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            headers = {
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": f"bugzilla-push/{__version__}",
-            }
-            if self.options.api_key_header and self._api_key:
-                headers[self.options.api_key_header] = self._api_key
-            self._http = httpx.Client(
-                headers=headers,
-                auth=self._auth,
-                timeout=self.options.timeout,
-                verify=self._verify,
-                follow_redirects=False,  # a redirect could carry the API key to another host
-                transport=self._transport,
-            )
-        return self._http
+        return self._http.get()
+
+    def _new_client(self) -> httpx.Client:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"bugzilla-push/{__version__}",
+        }
+        if self.options.api_key_header and self._api_key:
+            headers[self.options.api_key_header] = self._api_key
+        return httpx.Client(
+            headers=headers,
+            auth=self._auth,
+            timeout=self.options.timeout,
+            verify=self._verify,
+            follow_redirects=False,  # a redirect could carry the API key to another host
+            transport=self._transport,
+        )
 
     def _post(self, message: PushMessage) -> Outcome:
         """Send one message; return its outcome (connector-fatal if nothing will get through)."""

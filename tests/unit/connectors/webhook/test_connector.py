@@ -224,12 +224,13 @@ def test_the_api_key_is_never_logged_even_at_debug(caplog: pytest.LogCaptureFixt
 def test_one_client_is_kept_across_calls_and_closed() -> None:
     webhook = connector(Recorder())
     webhook.send(batch(1))
-    client = webhook._http
+    client = webhook._http._client
     webhook.send(batch(2))
-    assert webhook._http is client
+    assert webhook._http._client is client
     webhook.close()
+    assert client is not None
     assert client.is_closed
-    assert webhook._http is None
+    assert webhook._http._client is None
     assert results(webhook.send(batch(3))) == [Result.OK]  # usable again after close
     webhook.close()
 
