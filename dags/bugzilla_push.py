@@ -72,12 +72,13 @@ BUGZILLA_PUSH_DB_CONN_ID = "bugzilla_db"
             "others keep this run's messages in their backlog and get them, in order, on their next run.",
         ),
         "batch_size": Param(
-            10_000,
-            type="integer",
+            None,
+            type=["null", "integer"],
             minimum=1,
             maximum=1_000_000,
             title="Batch size",
-            description="How many pending messages this run takes from the push table.",
+            description="How many pending messages this run takes from the push table (empty: the "
+            "batch_size delivery setting, 10,000 unless the bugzilla_push_config Variable sets another).",
         ),
         "replay_since": Param(
             None,

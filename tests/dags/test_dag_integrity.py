@@ -42,6 +42,8 @@ def test_contract(dagbag) -> None:  # noqa: ANN001
     } <= set(dag.params)
     for name, param in dag.params.items():
         assert param.description, f"param {name} explains itself on the trigger form"
+    # Empty unless a manual run sets one, so the bugzilla_push_config Variable's batch_size holds.
+    assert dag.params["batch_size"] is None
 
 
 def test_the_default_schedule_is_the_push_asset_or_every_minute(dagbag) -> None:  # noqa: ANN001

@@ -40,7 +40,8 @@ def delivery_config(**overrides: Any) -> DeliveryConfig:
     raw = Variable.get(CONFIG_VARIABLE, default="{}")
     try:
         from_variable = json.loads(raw or "{}")
-        return DeliveryConfig().with_overrides(**{**from_variable, **overrides})
+        given = {k: v for k, v in overrides.items() if v is not None}  # a param left empty: the Variable's
+        return DeliveryConfig().with_overrides(**{**from_variable, **given})
     except (json.JSONDecodeError, ConfigError, TypeError) as exc:
         raise AirflowFailException(
             f"bad delivery settings (Variable {CONFIG_VARIABLE} or params): {exc}"
