@@ -113,15 +113,9 @@ def test_check_warns_when_bugzilla_would_not_write_every_change(
     """On a Bugzilla database, `check` reads the Push extension's `push_options` (BMO's File rule)."""
     cli("--db", mysql_url, "schema")
     with open_store(mysql_url) as store:
-        BugzillaTables(store).create()
-        with store.transaction() as cur:
-            for connector, value in options.items():
-                store.execute(
-                    cur,
-                    "INSERT INTO push_options (connector, option_name, option_value) "
-                    "VALUES (%(c)s, 'enabled', %(v)s)",
-                    {"c": connector, "v": value},
-                )
+        tables = BugzillaTables(store).create()
+        for connector, value in options.items():
+            tables.set_push_option(connector, "enabled", value)
     result = cli("--db", mysql_url, "check")
     assert result.returncode == code, result.stdout + result.stderr
     if setting:

@@ -36,14 +36,9 @@ def store(url: str) -> Iterator[Store]:
 
 
 def set_options(store: Store, **enabled: str) -> None:
-    with store.transaction() as cur:
-        for connector, value in enabled.items():
-            store.execute(
-                cur,
-                "INSERT INTO push_options (connector, option_name, option_value) "
-                "VALUES (%(c)s, 'enabled', %(v)s)",
-                {"c": connector, "v": value},
-            )
+    tables = BugzillaTables(store)
+    for connector, value in enabled.items():
+        tables.set_push_option(connector, "enabled", value)
 
 
 def warnings(url: str) -> list[tuple[int, str]]:

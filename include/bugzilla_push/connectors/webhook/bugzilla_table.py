@@ -122,7 +122,7 @@ class TableWebhookConnector(WebhookConnector):
         self._visibility = visibility
         self._jira_rules = settings.jira_webhook_sync_config
         self._to_jira = bound_for_jira(webhook.url, settings.jira_webhook_sync_hostname)
-        self._jira_urls: dict[int, str | None] = {}  # push id → the bug's Jira issue, read at sending
+        self._jira_urls: dict[int, str | None] = {}  # bug id → its Jira issue, read once per send
 
     def should_send(self, message: PushMessage) -> bool:
         w = self.webhook
@@ -136,14 +136,16 @@ class TableWebhookConnector(WebhookConnector):
         """
         outcomes: list[Outcome] = []
         visible: list[PushMessage] = []
+        self._jira_urls.clear()  # read afresh each send, once per bug
         for message in batch:
             try:
                 visibility = self._visibility()
                 seen = bmo_rules.owner_can_see(
                     visibility, self.webhook.user_id, message.routing_key, message.body
                 )
-                if seen and self._to_jira and message.bug_id is not None:
-                    self._jira_urls[message.id] = visibility.reader.jira_url(message.bug_id)
+                bug_id = message.bug_id
+                if seen and self._to_jira and bug_id is not None and bug_id not in self._jira_urls:
+                    self._jira_urls[bug_id] = visibility.reader.jira_url(bug_id)
             except BugzillaUnavailable as exc:
                 if self._send_visible(visible, outcomes):
                     outcomes.append(_outcome(Result.TRANSIENT, str(exc)))
@@ -176,7 +178,8 @@ class TableWebhookConnector(WebhookConnector):
         payload = super()._payload(message)
         if not self._to_jira:
             return payload
-        return add_jira_fields(payload, self._jira_urls.pop(message.id, None), self._jira_rules)
+        jira_url = self._jira_urls.get(message.bug_id) if message.bug_id is not None else None
+        return add_jira_fields(payload, jira_url, self._jira_rules)
 
     def _client(self) -> httpx.Client:
         client = super()._client()
