@@ -108,25 +108,31 @@ def test_a_dag_run_killed_mid_delivery_on_mariadb_loses_nothing(
         "AIRFLOW_VAR_BUGZILLA_PUSH_CONFIG": json.dumps({"chunk_size": chunk}),
     }
     command = [str(Path(sys.executable).parent / "airflow"), "dags", "test", "bugzilla_push"]
-    run = subprocess.Popen(
-        command,
-        env={**os.environ, **settings},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 180
-    while (
-        time.monotonic() < deadline
-        and run.poll() is None
-        and len(delivered_ids(out, while_writing=True)) < 500
-    ):
-        time.sleep(0.05)
-    assert run.poll() is None, "the run finished before it could be killed"
-    os.killpg(run.pid, signal.SIGKILL)  # the whole run: supervisor and task process
-    run.wait()
-    delivered_before = len(delivered_ids(out, while_writing=True))
-    assert 0 < delivered_before < len(ids)
+    # The kill point does not depend on speed: with push_log read-locked, the run writes its first
+    # chunk to the file and then waits to record it, so it dies between sending and recording,
+    # the moment that decides whether anything is lost or sent twice.
+    with open_store(mysql_url) as locker, locker.transaction() as cur:
+        locker.execute(cur, "LOCK TABLES push_log READ")
+        run = subprocess.Popen(
+            command,
+            env={**os.environ, **settings},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 180
+        while (
+            time.monotonic() < deadline and run.poll() is None and not delivered_ids(out, while_writing=True)
+        ):
+            time.sleep(0.05)
+        time.sleep(1)  # the run is blocked on the lock: nothing more reaches the file
+        assert run.poll() is None, "the run finished before it could be killed"
+        delivered_before = len(delivered_ids(out, while_writing=True))
+        os.killpg(run.pid, signal.SIGKILL)  # the whole run: supervisor and task process
+        run.wait()
+        locker.execute(cur, "UNLOCK TABLES")
+    assert delivered_before == chunk  # one chunk sent, none recorded
+    assert len(delivered_ids(out, while_writing=True)) == delivered_before
 
     result = airflow(
         "dags",
