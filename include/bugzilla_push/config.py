@@ -40,6 +40,11 @@ class DeliveryConfig(BaseModel):
     :param stale_seconds: the maintenance DAG alerts (Variable `bugzilla_push_notifier`) when the
         oldest message waiting in `push` or in a connector's backlog is at least this old (1800, as
         `bugzilla-push check --crit-age`); 0 never alerts.
+    :param linger_seconds: how long a scheduled or commit-triggered run keeps delivering what is
+        committed after its batch (30): each connector's task goes on with the next rows as soon as
+        every connector has finished the previous ones, so a message waits for a poll, not for a
+        new run and its process starts. 0: one batch per run.
+    :param linger_poll_seconds: how often a lingering task looks for new rows (0.2).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -58,6 +63,8 @@ class DeliveryConfig(BaseModel):
     purge_batch: int = Field(5_000, ge=1, le=100_000)
     metadata_days: int = Field(3, ge=1, le=3650)
     stale_seconds: int = Field(1800, ge=0)
+    linger_seconds: float = Field(30.0, ge=0, le=600)
+    linger_poll_seconds: float = Field(0.2, gt=0, le=60)
 
     def __init__(self, **settings: Any) -> None:
         try:

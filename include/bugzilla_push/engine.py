@@ -365,7 +365,10 @@ class Engine:
     # -- step 3 -------------------------------------------------------------------------------
 
     def finalize(
-        self, batch: Batch, reports: Sequence[Mapping[str, Any] | None] | None = None
+        self,
+        batch: Batch,
+        reports: Sequence[Mapping[str, Any] | None] | None = None,
+        closing: Batch | None = None,
     ) -> FinalizeReport:
         """Account for every connector, delete the batch's rows from `push`, and judge the run.
 
@@ -373,8 +376,10 @@ class Engine:
         one that raised or was skipped). A selected connector without one failed the run
         (:attr:`FinalizeReport.failed`), unless it was paused before the run started: skipped on
         purpose. One the engine paused during the run did fail. Without `reports` nothing is judged.
+        `closing`: the batch to close instead, when the run went on past `batch`
+        (:mod:`bugzilla_push.linger`); the run is still judged by its first batch's connectors.
         """
-        report = close_batch(self.store, batch, self.clock, self.config)
+        report = close_batch(self.store, closing or batch, self.clock, self.config)
         if reports is not None:
             judge_run(self.store, batch, reports, report)
         return report

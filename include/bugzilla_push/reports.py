@@ -77,6 +77,28 @@ class DeliveryReport:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "state": str(self.state)}  # a plain string in XCom
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeliveryReport:
+        return cls(**{**data, "state": DeliveryState(data["state"])})
+
+    def absorb(self, later: DeliveryReport) -> DeliveryReport:
+        """Add the same connector's report of a later segment of a lingering run; return self.
+
+        Counts add up; the state, error and backlog are the later one's (how the run left it), unless
+        the later segment was already accounted for.
+        """
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        if later.state not in (DeliveryState.ALREADY_DONE, DeliveryState.BATCH_CLOSED):
+            self.state, self.error, self.next_attempt_ts = later.state, later.error, later.next_attempt_ts
+        self.backlog_left = later.backlog_left
+        self.first_id = self.first_id if self.first_id is not None else later.first_id
+        self.last_id = later.last_id if later.last_id is not None else self.last_id
+        return self
+
+
+_SUMMED = ("sent", "ignored", "dead", "held", "transient", "replayed", "backlog_sent", "seconds")
+
 
 @dataclass
 class FinalizeReport:

@@ -25,6 +25,7 @@ from bugzilla_push.connectors.webhook.bugzilla_table import (
     TableWebhookSettings,
 )
 from bugzilla_push.group_delivery import PerThread, deliver_group
+from bugzilla_push.reports import DeliveryReport
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -80,12 +81,32 @@ def choose(chosen: Sequence[str], enabled: Sequence[str]) -> list[str]:
     return [*rest, *(n for n in enabled if is_table_webhook(n) and n not in rest)]
 
 
-def plan(selected: Sequence[str], batch: dict[str, Any]) -> list[dict[str, Any]]:
+def plan(
+    selected: Sequence[str], batch: dict[str, Any], linger_until: str | None = None
+) -> list[dict[str, Any]]:
     """One mapped `deliver` item per connector, and one for all of the table's webhooks."""
-    items = [{"connector": n, "batch": batch} for n in selected if not is_table_webhook(n)]
+    names = [n for n in selected if not is_table_webhook(n)]
     if any(is_table_webhook(n) for n in selected):
-        items.append({"connector": TABLE_WEBHOOKS, "batch": batch})
-    return items
+        names.append(TABLE_WEBHOOKS)
+    return [{"connector": n, "batch": batch, "linger_until": linger_until} for n in names]
+
+
+def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One result of :func:`deliver_all` for the segments of a lingering run: counts added up."""
+    reports: dict[str, DeliveryReport] = {}
+    failed: dict[str, str] = {}
+    for result in results:
+        for data in result["webhooks"]:
+            done = DeliveryReport.from_dict(data)
+            reports[done.connector] = (
+                reports[done.connector].absorb(done) if done.connector in reports else done
+            )
+        failed.update(result["failed"])
+    return {
+        "connector": TABLE_WEBHOOKS,
+        "webhooks": [r.to_dict() for r in reports.values()],
+        "failed": failed,
+    }
 
 
 def deliver_all(batch: Batch, conn_id: str, config: DeliveryConfig) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Variable
@@ -18,17 +19,18 @@ from bugzilla_push.airflow import metrics, table_webhooks
 from bugzilla_push.airflow.connectors import enabled_connectors, load_connector
 from bugzilla_push.airflow.hooks.bugzilla_db import BugzillaDbHook, BugzillaDbNotConfigured
 from bugzilla_push.bugzilla import BugzillaUnavailable
-from bugzilla_push.clock import naive_utc
+from bugzilla_push.clock import naive_utc, utcnow
 from bugzilla_push.config import ConfigError, DeliveryConfig
 from bugzilla_push.connectors import ConnectorConfigError, ConnectorFatal
 from bugzilla_push.connectors.webhook.bugzilla_table import TABLE_WEBHOOKS
 from bugzilla_push.engine import Engine
+from bugzilla_push.linger import Linger, Presence
 from bugzilla_push.reports import DeliveryState
 from bugzilla_push.store import Batch, Store
 from bugzilla_push.store.replays import ReplayError, Selector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,22 @@ def read_pending(params: dict[str, Any], run: RunInfo, conn_id: str) -> list[dic
             )
         except ReplayError as exc:
             raise AirflowFailException(f"replay: {exc}") from None
-    return table_webhooks.plan(batch.selected, batch.to_xcom())
+    until = linger_until(config, run, params, selector)
+    return table_webhooks.plan(batch.selected, batch.to_xcom(), until)
+
+
+def linger_until(
+    config: DeliveryConfig, run: RunInfo, params: dict[str, Any], selector: Selector | None
+) -> str | None:
+    """When a live run stops taking new segments (naive UTC, ISO), or None: one batch only.
+
+    Scheduled and commit-triggered runs of every connector linger; a manual run, a backfill and a
+    run that starts a replay do what they were asked and end.
+    """
+    live = run.run_type in ("scheduled", "asset_triggered") and not params.get("connectors") and not selector
+    if not live or config.linger_seconds <= 0:
+        return None
+    return (utcnow() + timedelta(seconds=config.linger_seconds)).isoformat()
 
 
 def replay_selector(params: dict[str, Any], run: RunInfo) -> Selector | None:
@@ -144,16 +161,31 @@ def _param_time(params: dict[str, Any], name: str) -> datetime | None:
         raise AirflowFailException(f"{name}: {value!r} is not a date and time (ISO 8601)") from None
 
 
-def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, Any]:
-    """Deliver one connector's backlog and its share of the batch (`bugzilla_webhooks`: all of those)."""
+def deliver(
+    connector: str, batch: dict[str, Any], conn_id: str, linger_until: str | None = None
+) -> dict[str, Any]:
+    """Deliver one connector's backlog and its share of the batch (`bugzilla_webhooks`: all of those).
+
+    With `linger_until`, then each later segment of the run until then (:mod:`bugzilla_push.linger`).
+    """
     config = delivery_config()
+    first = Batch.from_xcom(batch)
     if connector == TABLE_WEBHOOKS:
-        return _deliver_table_webhooks(Batch.from_xcom(batch), conn_id, config)
+        return _deliver_table_webhooks(first, conn_id, config, linger_until)
     with open_store(conn_id) as store:
         engine = Engine(store, config)
         try:
-            with load_connector(connector, conn_id) as target:
-                report = engine.deliver(Batch.from_xcom(batch), target)
+            with (
+                load_connector(connector, conn_id) as target,
+                segments(engine, conn_id, connector, first, linger_until) as parts,
+            ):
+                report = None
+                for part in parts:
+                    done = engine.deliver(part, target)
+                    report = done if report is None else report.absorb(done)
+                    if done.state == DeliveryState.PAUSED:
+                        break
+                assert report is not None
         except ConnectorConfigError as exc:
             raise AirflowFailException(f"{connector}: {exc}") from None
         except ConnectorFatal as exc:
@@ -172,17 +204,52 @@ def deliver(connector: str, batch: dict[str, Any], conn_id: str) -> dict[str, An
     return report.to_dict()
 
 
+@contextmanager
+def segments(
+    engine: Engine, conn_id: str, connector: str, first: Batch, until: str | None
+) -> Iterator[Iterable[Batch]]:
+    """Yield the batches a deliver task works through: the run's, then, lingering, each later segment.
+
+    While it lingers the task holds its presence lock on a connection of its own, so that the
+    other tasks can tell when it has ended.
+    """
+    if until is None:
+        yield [first]
+        return
+    config = engine.config
+    with open_store(conn_id) as holder, Presence.hold(holder, _task_key(connector), config.lock_timeout):
+        mine = [c for c in first.selected if _task_key(c) == connector]
+        presence = Presence(engine.store, _task_key)
+        yield Linger(
+            engine,
+            first.owner,
+            mine,
+            naive_utc(datetime.fromisoformat(until)),
+            presence,
+            config.linger_poll_seconds,
+        ).segments(first)
+
+
+def _task_key(connector: str) -> str:
+    """Return the deliver task that serves a connector: its own, or the one of all table webhooks."""
+    return TABLE_WEBHOOKS if table_webhooks.is_table_webhook(connector) else connector
+
+
 def finalize(
     plan: list[dict[str, Any]] | None, reports: list[dict[str, Any]], conn_id: str
 ) -> dict[str, Any]:
-    """Hold what failed connectors did not reach, delete the batch's rows, fail the run if one failed."""
+    """Hold what failed connectors did not reach, delete the batch's rows, fail the run if one failed.
+
+    A lingering run closes the segment still open, if any (a connector ended before finishing it).
+    """
     if not plan:
         log.info("no batch in this run")
         return {}
     reports = table_webhooks.flatten(reports)
+    first = Batch.from_xcom(plan[0]["batch"])
     with open_store(conn_id) as store:
         engine = Engine(store, delivery_config())
-        result = engine.finalize(Batch.from_xcom(plan[0]["batch"]), reports)
+        result = engine.finalize(first, reports, closing=store.open_batch_of(first.owner))
         _metrics(lambda: metrics.emit_queue(*store.pending(), engine.clock()))
     if result.failed:
         raise AirflowFailException(
@@ -192,10 +259,15 @@ def finalize(
     return result.to_dict()
 
 
-def _deliver_table_webhooks(batch: Batch, conn_id: str, config: DeliveryConfig) -> dict[str, Any]:
+def _deliver_table_webhooks(
+    first: Batch, conn_id: str, config: DeliveryConfig, until: str | None
+) -> dict[str, Any]:
     """Deliver Bugzilla's webhooks concurrently; a failed one fails the run in finalize, not the others."""
     try:
-        result = table_webhooks.deliver_all(batch, conn_id, config)
+        with open_store(conn_id) as store:
+            engine = Engine(store, config)
+            with segments(engine, conn_id, TABLE_WEBHOOKS, first, until) as parts:
+                result = table_webhooks.merge([table_webhooks.deliver_all(p, conn_id, config) for p in parts])
     except (ConnectorConfigError, BugzillaUnavailable, BugzillaDbNotConfigured) as exc:
         raise AirflowFailException(f"{TABLE_WEBHOOKS}: {exc}") from None
     for name, error in sorted(result["failed"].items()):

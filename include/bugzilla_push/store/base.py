@@ -100,6 +100,13 @@ class Store(Session):
         finally:
             self.unlock(name)
 
+    def is_locked_elsewhere(self, name: str) -> bool:
+        """Whether another session holds the named lock (if not, it is taken and given back at once)."""
+        if not self.dialect.try_lock(self.conn, name):
+            return True
+        self.dialect.unlock(self.conn, name)
+        return False
+
     def connector_lock(self, connector: str, timeout: float) -> AbstractContextManager[None]:
         """Hold the connector's lock: one deliverer (or finalizer) at a time per connector."""
         return self.lock(f"connector:{connector}", timeout)
@@ -146,15 +153,7 @@ class Store(Session):
                         "UPDATE push_run SET owner = %(owner)s WHERE id = %(id)s",
                         {"owner": owner, "id": found[0]},
                     )
-                    return Batch(
-                        id=found[0],
-                        ranges=IdRanges.from_json(found[1]),
-                        connectors=tuple(json.loads(found[2])),
-                        selected=tuple(json.loads(found[3])),
-                        owner=owner,
-                        created_ts=self.dialect.from_db_required(found[5]),
-                        adopted=True,
-                    )
+                    return self._open_batch_row(found, owner)
             try:
                 return self._create_batch(owner, batch_size, connectors, selected, now)
             except Exception as exc:  # a concurrent run opened one first: adopt it
@@ -207,6 +206,38 @@ class Store(Session):
         rows = self.query("SELECT open_slot FROM push_run WHERE id = %(id)s", {"id": batch_id})
         return bool(rows) and rows[0][0] == 1
 
+    def open_batch_of(self, owner: str) -> Batch | None:
+        """Return the open batch if `owner` (a run) holds it, else None."""
+        rows = self.query(
+            "SELECT id, ranges, connectors, selected, owner, created_ts FROM push_run "
+            "WHERE open_slot = 1 AND owner = %(owner)s",
+            {"owner": owner},
+        )
+        return self._open_batch_row(rows[0], owner) if rows else None
+
+    def _open_batch_row(self, found: Sequence[Any], owner: str) -> Batch:
+        """Make the open batch of a `push_run` row (id, ranges, connectors, selected, owner, created_ts)."""
+        return Batch(
+            id=found[0],
+            ranges=IdRanges.from_json(found[1]),
+            connectors=tuple(json.loads(found[2])),
+            selected=tuple(json.loads(found[3])),
+            owner=owner,
+            created_ts=self.dialect.from_db_required(found[5]),
+            adopted=True,
+        )
+
+    def finished_connectors(self, batch_id: int) -> set[str]:
+        """Return the connectors done with the batch (delivered it, or kept it in their backlog)."""
+        rows = self.query(
+            "SELECT connector, state FROM push_run_connector WHERE run_id = %(run)s", {"run": batch_id}
+        )
+        return {name for name, state in rows if RunState(state).finished}
+
+    def has_pending(self) -> bool:
+        """Whether any row waits in `push` (one index probe, for polling)."""
+        return bool(self.query("SELECT id FROM push ORDER BY id LIMIT 1"))
+
     def progress(self, batch_id: int, connector: str) -> Progress:
         rows = self.query(
             "SELECT state, through_id, sent, ignored, dead, held, error FROM push_run_connector "
@@ -246,6 +277,15 @@ class Store(Session):
         """
         deleted = 0
         with self.transaction() as cur:
+            # Claim the batch first: of two closers (lingering tasks finishing together, finalize), the
+            # second waits on this row and then finds it closed, and leaves the first one's count alone.
+            claimed = self.execute(
+                cur,
+                "UPDATE push_run SET open_slot = NULL WHERE id = %(id)s AND open_slot = 1",
+                {"id": batch.id},
+            ).rowcount
+            if not claimed:
+                return 0
             for part in batch.ranges.chunks(MAX_RANGES_PER_STATEMENT):
                 predicate, params = range_predicate(part)
                 if archive:
@@ -258,7 +298,7 @@ class Store(Session):
                 deleted += self.execute(cur, f"DELETE FROM push WHERE {predicate}", params).rowcount
             self.execute(
                 cur,
-                "UPDATE push_run SET open_slot = NULL, state = 'done', finished_ts = %(now)s, "
+                "UPDATE push_run SET state = 'done', finished_ts = %(now)s, "
                 "deleted = %(n)s "
                 "WHERE id = %(id)s",
                 {"now": self.dialect.to_db(now), "n": deleted, "id": batch.id},
