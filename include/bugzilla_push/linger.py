@@ -11,13 +11,15 @@ it. A task that has ended (a connector-fatal error, a crash) would hold everyone
 marks that it is lingering with a session lock that dies with it (:class:`Presence`): a segment
 opened later leaves such a connector out (its rows go to its backlog, as when a run fails it), and
 one it had not finished is closed without it once it is gone. The first segment, the run's batch,
-always waits for every connector, so a task that starts late loses nothing to its backlog.
+waits for every connector for a while (:data:`START_GRACE`), so a task that starts late loses
+nothing to its backlog.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
     from bugzilla_push.store import Batch, Store
 
 log = logging.getLogger(__name__)
+
+# How long the run's own batch waits for a connector whose task has not started (or has ended: a
+# task that cannot even load its connector). After that its rows go to its backlog, and the others
+# linger on without it.
+START_GRACE = timedelta(seconds=10)
 
 
 class Presence:
@@ -72,6 +79,7 @@ class Linger:
     :param until: when to stop taking new segments (naive UTC, the engine's clock)
     :param presence: which connectors still have a task in the run
     :param poll: seconds between looks for new rows
+    :param grace: how long the run's batch waits for a connector whose task is not there
     """
 
     def __init__(
@@ -83,10 +91,11 @@ class Linger:
         presence: Presence,
         poll: float,
         sleep: Callable[[float], None] = time.sleep,
+        grace: timedelta = START_GRACE,
     ) -> None:
         self.engine, self.store = engine, engine.store
         self.owner, self.mine, self.until = owner, set(mine), until
-        self.presence, self.poll, self.sleep = presence, poll, sleep
+        self.presence, self.poll, self.sleep, self.grace = presence, poll, sleep, grace
         self.connectors: list[str] = []  # every connector of the run's batch, and those it delivers to
         self.chosen: list[str] = []
 
@@ -96,7 +105,8 @@ class Linger:
         yield first
         current, opened = first, 0
         while self.engine.clock() < self.until:
-            if self._closed(current, waits_for_all=current is first):
+            starting = current is first and self.engine.clock() < first.created_ts + self.grace
+            if self._closed(current, waits_for_all=starting):
                 nxt = self._next()
                 if nxt is not None:
                     current, opened = nxt, opened + 1

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         "--schedule minute; the event schedule starts runs on commits by itself)",
     )
     parser.add_argument("--run-id", default="", help="default: the time and a random suffix")
+    parser.add_argument(
+        "--linger", type=float, default=None, help="linger_seconds (default: the shipped one)"
+    )
     args = parser.parse_args(argv)
     outcome = run(
         Options(
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             args.drain_timeout,
             args.run_id,
             args.pump,
+            args.linger,
         )
     )
     return 0 if outcome.passed else 1

@@ -61,6 +61,8 @@ class Options:
     # on commits by itself; with --schedule minute a run a minute leaves too few deliveries for
     # 20 faults of each kind in ten minutes.
     pump: bool = False
+    # linger_seconds of the delivery runs (None: the shipped default).
+    linger: float | None = None
 
 
 @dataclass
@@ -206,7 +208,21 @@ def wait_drained(url: str, timeout: float) -> tuple[bool, float]:
     return False, time.monotonic() - started
 
 
-def stack_env(source_url: str, es_port: int, exchange: str, file_path: Path) -> dict[str, str]:
+def wait_runs_over(stack: AirflowStack, timeout: float) -> bool:
+    """Wait until no delivery run is queued or running, so that every task's outcome is final."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the API server is busy: look again
+            if not any(r["state"] in ("queued", "running") for r in stack.dag_runs(limit=5)):
+                return True
+        time.sleep(1)
+    return False
+
+
+def stack_env(
+    source_url: str, es_port: int, exchange: str, file_path: Path, linger: float | None = None
+) -> dict[str, str]:
+    config = DELIVERY_CONFIG if linger is None else {**DELIVERY_CONFIG, "linger_seconds": linger}
     return {
         "AIRFLOW_CONN_BUGZILLA_DB": source_url,
         "AIRFLOW_CONN_PULSE": f"amqp://guest:guest@127.0.0.1:5672/%2F?exchange={quote(exchange, safe='')}",
@@ -215,7 +231,7 @@ def stack_env(source_url: str, es_port: int, exchange: str, file_path: Path) -> 
         ),
         "AIRFLOW_CONN_FILE": json.dumps({"conn_type": "fs", "extra": {"path": str(file_path)}}),
         "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": ",".join(CONNECTORS),
-        "AIRFLOW_VAR_BUGZILLA_PUSH_CONFIG": json.dumps(DELIVERY_CONFIG),
+        "AIRFLOW_VAR_BUGZILLA_PUSH_CONFIG": json.dumps(config),
     }
 
 
@@ -234,7 +250,7 @@ def run(options: Options, log: Any = print) -> Outcome:
             store.create_schema()
         ensure_broker_started()
         tap.declare()
-        env = stack_env(source_url, es.port, tap.exchange, run_dir / "file.jsonl")
+        env = stack_env(source_url, es.port, tap.exchange, run_dir / "file.jsonl", options.linger)
         log(f"run {run_id}: starting Airflow ({options.executor} executor), logs in {run_dir / 'airflow'}")
         with AirflowStack(run_dir / "airflow", options.executor, env, options.schedule) as stack:
             log(f"Airflow up at {stack.url}; producing {options.rate:g}/s for {options.duration:g} s")
@@ -253,6 +269,7 @@ def run(options: Options, log: Any = print) -> Outcome:
             log("draining")
             drained, drain_seconds = wait_drained(source_url, options.drain_timeout)
             stop_ticks.set()
+            wait_runs_over(stack, timeout=660)  # a lingering run ends at its deadline (at most 600 s)
             runs = stack.dag_runs(limit=10_000)
             delivers = [ti for ti in stack.task_instances(limit=100_000) if ti["task_id"] == "deliver"]
             outcomes = delivery_outcomes(delivers, lambda ti: deliver_return_value(stack, ti))

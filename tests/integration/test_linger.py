@@ -40,11 +40,18 @@ class Task(threading.Thread):
     """
 
     def __init__(
-        self, url: str, name: str, first: Batch, until: datetime, out: Path, leave_after: int | None = None
+        self,
+        url: str,
+        name: str,
+        first: Batch,
+        until: datetime,
+        out: Path,
+        leave_after: int | None = None,
+        grace: float = 10,
     ) -> None:
         super().__init__(name=name)
         self.url, self.connector, self.first, self.until = url, name, first, until
-        self.out, self.leave_after = out / f"{name}.jsonl", leave_after
+        self.out, self.leave_after, self.grace = out / f"{name}.jsonl", leave_after, timedelta(seconds=grace)
         self.segments: list[int] = []
         self.report: DeliveryReport | None = None
         self.error: BaseException | None = None
@@ -55,7 +62,13 @@ class Task(threading.Thread):
                 engine = Engine(store, CONFIG)
                 with Presence.hold(holder, self.connector, 10):
                     linger = Linger(
-                        engine, self.first.owner, [self.connector], self.until, Presence(store), 0.05
+                        engine,
+                        self.first.owner,
+                        [self.connector],
+                        self.until,
+                        Presence(store),
+                        0.05,
+                        grace=self.grace,
                     )
                     for part in linger.segments(self.first):
                         done = engine.deliver(part, FileConnector(self.connector, self.out))
@@ -101,12 +114,17 @@ def archived_ids(url: str) -> list[int]:
 
 
 def run_lingering(
-    url: str, out: Path, seconds: float, leave_after: dict[str, int] | None = None
+    url: str,
+    out: Path,
+    seconds: float,
+    leave_after: dict[str, int] | None = None,
+    names: tuple[str, ...] = NAMES,
+    grace: float = 10,
 ) -> dict[str, Task]:
     first = start_run(url, "run-1")
     until = utcnow() + timedelta(seconds=seconds)
     producer = Producer(url, seconds * 0.7)
-    tasks = {n: Task(url, n, first, until, out, (leave_after or {}).get(n)) for n in NAMES}
+    tasks = {n: Task(url, n, first, until, out, (leave_after or {}).get(n), grace) for n in names}
     producer.start()
     for task in tasks.values():
         task.start()
@@ -165,6 +183,23 @@ def test_a_task_that_ends_early_costs_the_others_nothing_and_loses_nothing(
         Engine(store, CONFIG).deliver(first, FileConnector("beta", tmp_path / "beta.jsonl"))
     finish_run(db_url, first)
     assert delivered_ids(tmp_path / "beta.jsonl") == everything
+
+
+def test_a_task_that_never_starts_holds_the_others_up_for_the_grace_period_only(
+    db_url: str, tmp_path: Path
+) -> None:
+    with open_store(db_url) as store:
+        store.create_schema()
+        enqueue_samples(store, 30)
+
+    tasks = run_lingering(db_url, tmp_path, seconds=3, names=("alpha",), grace=0.5)  # beta never starts
+
+    everything = archived_ids(db_url)
+    assert delivered_ids(tmp_path / "alpha.jsonl") == everything
+    assert len(tasks["alpha"].segments) > 2  # alpha lingered on once the run's batch was closed without beta
+    assert not (tmp_path / "beta.jsonl").exists()
+    with open_store(db_url) as store:
+        assert backlog_ids(store, "beta") == everything  # all of it waits for beta, in order
 
 
 def test_a_batch_closed_twice_is_deleted_and_counted_once(db_url: str) -> None:

@@ -18,7 +18,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.mark.timeout(600)
 @pytest.mark.usefixtures("rabbitmq")
 def test_two_celery_workers_share_the_deliveries_and_every_connector_gets_everything_in_order() -> None:
-    outcome = run(Options(duration=45, rate=5, faults=0, seed=3, executor="celery", drain_timeout=240))
+    outcome = run(
+        Options(duration=45, rate=5, faults=0, seed=3, linger=5, executor="celery", drain_timeout=240)
+    )
+    # Runs linger 5 s, not 30: 45 s of commits make several runs to share between the workers.
     assert_everything_delivered_in_order(outcome, produced_at_least=150)
     workers = outcome.report["workers"]
     assert set(workers["deliver_tasks_by_host"]) == set(CELERY_WORKERS), workers
