@@ -96,6 +96,7 @@ class Linger:
         self.engine, self.store = engine, engine.store
         self.owner, self.mine, self.until = owner, set(mine), until
         self.presence, self.poll, self.sleep, self.grace = presence, poll, sleep, grace
+        self.seen_closed: set[int] = set()
         self.connectors: list[str] = []  # every connector of the run's batch, and those it delivers to
         self.chosen: list[str] = []
 
@@ -123,18 +124,22 @@ class Linger:
 
     def _closed(self, batch: Batch, waits_for_all: bool) -> bool:
         """Whether the batch is closed, closing it if every connector is done or gone."""
-        if batch.is_empty or not self.store.batch_is_open(batch.id):
+        if batch.is_empty or batch.id in self.seen_closed:
+            return True
+        if not self.store.batch_is_open(batch.id):
+            self.seen_closed.add(batch.id)  # an idle poll is then one query: is anything pending
             return True
         waiting = set(batch.selected) - self.store.finished_connectors(batch.id)
         if waiting and (waits_for_all or self.presence.alive(waiting)):
             return False
         self.engine.finalize(batch)  # keeps a gone connector's rows in its backlog
+        self.seen_closed.add(batch.id)
         return True
 
     def _next(self) -> Batch | None:
         """Open the next segment (or take the one another task opened); None if nothing is pending."""
-        if not self.store.has_pending():
-            return None
+        if not self.store.has_pending() or self.engine.clock() >= self.until:
+            return None  # (the deadline again: the others may be leaving, and would miss this segment)
         present = self.presence.alive(self.chosen)
         selected = [c for c in self.chosen if c in present]
         batch = self.engine.open_batch(self.owner, self.connectors, selected)
