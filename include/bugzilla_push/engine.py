@@ -9,6 +9,9 @@ One run is three steps, each a task in the DAG:
 3. :meth:`Engine.finalize` puts whatever a failed connector did not reach into its backlog,
    deletes the batch's rows from `push`, and says which connectors failed the run.
 
+A live run may go on between steps 2 and 3 with more batches, one after another
+(:mod:`bugzilla_push.linger`).
+
 Connectors only send and classify (:class:`~bugzilla_push.connectors.base.Outcome`); the policy is
 here: backlog, backoff, dead letters, stopping a connector-fatal connector, and self-pause
 (:mod:`bugzilla_push.self_pause`).
