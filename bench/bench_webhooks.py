@@ -399,7 +399,7 @@ def print_table(report: dict[str, Any], runs: list[Run]) -> None:
     table = Table(title=f"bugzilla_webhooks, one deliver item (bare HTTP floor: {report['bare_http']})")
     for column in (
         "workload", "webhooks", "messages", "deliver items", "posted", "deliver s", "deliver CPU s",
-        "÷ 1 webhook", "run s", "run CPU s", "receiver CPU s", "others done s", "states",
+        "÷ 1 webhook", "posts/s", "run s", "run CPU s", "receiver CPU s", "others done s", "states",
     ):  # fmt: skip
         table.add_column(column, justify="right")
     base = {r.workload: r for r in runs if r.webhooks == 1 and not r.hanging}
@@ -409,7 +409,8 @@ def print_table(report: dict[str, Any], runs: list[Run]) -> None:
         table.add_row(
             r.workload, f"{r.webhooks}{' + 1 hanging' if r.hanging else ''}", f"{r.messages:,}",
             str(r.deliver_items), f"{r.posted:,}", f"{r.deliver_s}", f"{r.deliver_cpu_s}", ratio,
-            f"{r.run_s}", f"{r.run_cpu_s}", f"{r.receiver_cpu_s}", f"{r.others_done_s}",
+            f"{r.posted / r.deliver_s:,.0f}" if r.deliver_s else "–", f"{r.run_s}", f"{r.run_cpu_s}",
+            f"{r.receiver_cpu_s}", f"{r.others_done_s}",
             ", ".join(f"{k} {v}" for k, v in sorted(r.states.items())),
         )  # fmt: skip
     Console(width=200).print(table)
