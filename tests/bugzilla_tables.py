@@ -182,15 +182,20 @@ SQLITE_TYPES = {  # Bugzilla/DB/Schema/Sqlite.pm db_specific, SERIAL primary key
     "TINYTEXT": "text", "MEDIUMTEXT": "text",
     "DATETIME": "DATETIME",
 }  # fmt: skip
+PG_TYPES = {  # Bugzilla/DB/Schema/Pg.pm db_specific
+    "BOOLEAN": "smallint", "INT1": "integer", "INT2": "integer", "INT3": "integer", "INT4": "integer",
+    "MEDIUMSERIAL": "serial", "BIGSERIAL": "bigserial", "SMALLSERIAL": "serial", "INTSERIAL": "serial",
+    "TINYTEXT": "varchar(255)", "MEDIUMTEXT": "text", "DATETIME": "timestamp(0) without time zone",
+}  # fmt: skip
 MYSQL_TABLE_OPTIONS = (
     "ENGINE = InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci ROW_FORMAT=DYNAMIC"
 )
 
 
 def ddl(dialect: str) -> list[str]:
-    """Return the CREATE statements of :data:`SCHEMA` for `mysql` or `sqlite`."""
-    mysql = dialect == "mysql"
-    types = MYSQL_TYPES if mysql else SQLITE_TYPES
+    """Return the CREATE statements of :data:`SCHEMA` for `mysql`, `postgresql` or `sqlite`."""
+    mysql, sqlite = dialect == "mysql", dialect == "sqlite"
+    types = MYSQL_TYPES if mysql else SQLITE_TYPES if sqlite else PG_TYPES
     groups = "`groups`" if mysql else '"groups"'
     statements = []
     for table, columns in SCHEMA.items():
@@ -204,7 +209,7 @@ def ddl(dialect: str) -> list[str]:
                     constraints = (constraints + " NULL DEFAULT NULL").strip()
                 elif "DEFAULT" not in constraints:
                     constraints += " DEFAULT CURRENT_TIMESTAMP"
-            if not mysql and kind.endswith("SERIAL"):
+            if sqlite and kind.endswith("SERIAL"):
                 constraints = "PRIMARY KEY AUTOINCREMENT"  # Schema/Sqlite.pm _get_create_table_ddl
             parts.append(f"{name} {rendered} {constraints}".strip())
         name = groups if table == "groups" else table

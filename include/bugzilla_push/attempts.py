@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Outcomes after which nothing more is sent: the message and all after it wait in the backlog.
 RETRY_LATER = frozenset({Result.TRANSIENT, Result.UNKNOWN, Result.BLOCKED})
+# The outcome of a message `should_send` turned down; told apart by identity (see `classify`).
+FILTERED = Outcome.ignored()
 
 
 @dataclass
@@ -47,23 +49,25 @@ def offer(
     streak: FailureStreak,
     max_payload_bytes: int,
     last_error: Callable[[], str | None],
+    parse: Callable[[PushRow, int], PushMessage] = parse_message,
 ) -> Attempt:
     """Validate, filter and send `rows` (in order) and classify what happened to each.
 
     :param last_error: what held the connector up, for the reason of a self-pause
+    :param parse: validates a row (a :class:`~bugzilla_push.shared_batch.SharedBatch` parses once)
     """
     outcomes: list[Outcome | None] = [None] * len(rows)
     to_send = []
     for i, row in enumerate(rows):
         try:
-            message = parse_message(row, max_payload_bytes)
+            message = parse(row, max_payload_bytes)
         except InvalidMessage as exc:
             outcomes[i] = Outcome.rejected(f"invalid message: {exc}")
             continue
         if connector.should_send(message):
             to_send.append((i, message))
         else:
-            outcomes[i] = Outcome.ignored()
+            outcomes[i] = FILTERED
     fatal = None
     if to_send:
         try:
@@ -72,7 +76,7 @@ def offer(
             fatal, answers = exc, exc.outcomes
         for (i, _), outcome in zip(to_send, answers, strict=False):
             outcomes[i] = outcome
-    attempt = classify(rows, outcomes, quiet_stop=fatal is not None)
+    attempt = classify(rows, outcomes, quiet_stop=fatal is not None, log_filtered=connector.log_filtered)
     attempt.fatal = fatal
     return attempt
 
@@ -128,8 +132,16 @@ def send_once(connector: Connector, messages: Sequence[PushMessage]) -> list[Out
     return outcomes
 
 
-def classify(rows: Sequence[PushRow], outcomes: list[Outcome | None], quiet_stop: bool = False) -> Attempt:
-    """Account for rows in order up to the first that must wait (logged unless `quiet_stop`)."""
+def classify(
+    rows: Sequence[PushRow],
+    outcomes: list[Outcome | None],
+    quiet_stop: bool = False,
+    log_filtered: bool = True,
+) -> Attempt:
+    """Account for rows in order up to the first that must wait (logged unless `quiet_stop`).
+
+    `log_filtered` False: a row whose outcome is :data:`FILTERED` counts as ignored, with no log row.
+    """
     attempt = Attempt()
     sent_n = ignored = dead = 0
     logs, done, dead_letters = attempt.logs, attempt.done_ids, attempt.dead
@@ -147,6 +159,9 @@ def classify(rows: Sequence[PushRow], outcomes: list[Outcome | None], quiet_stop
             sent_n += 1
         elif result is skipped:
             ignored += 1
+            if outcome is FILTERED and not log_filtered:
+                done.append(row.id)
+                continue
         else:
             dead += 1
             dead_letters.append((row, outcome.detail or "permanent error"))

@@ -4,7 +4,8 @@ One run is three steps, each a task in the DAG:
 
 1. :meth:`Engine.open_batch` fixes the rows of this run (or adopts an unfinished batch);
 2. :meth:`Engine.deliver`, once per connector, under that connector's lock: backlog first
-   (respecting backoff), then the batch's rows in push-id order, committing progress every chunk;
+   (respecting backoff), then the batch's rows in push-id order, committing progress every chunk
+   that wrote anything;
    at the first transient failure the rest of the batch goes into the connector's backlog;
 3. :meth:`Engine.finalize` puts whatever a failed connector did not reach into its backlog,
    deletes the batch's rows from `push`, and says which connectors failed the run.
@@ -30,7 +31,7 @@ from bugzilla_push.clock import utcnow
 from bugzilla_push.config import DeliveryConfig
 from bugzilla_push.connectors.base import ConnectorFatal, redact
 from bugzilla_push.finalize import close_batch, judge_run
-from bugzilla_push.model import Result, bug_id_of_row
+from bugzilla_push.model import Result, bug_id_of_row, parse_message
 from bugzilla_push.reports import DeliveryReport, DeliveryState, FinalizeReport
 from bugzilla_push.self_pause import SELF, ConnectorPaused, FailureStreak
 from bugzilla_push.store import Batch
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
     from bugzilla_push.connectors.base import Connector
     from bugzilla_push.model import PushRow
+    from bugzilla_push.shared_batch import SharedBatch
     from bugzilla_push.store import Store
     from bugzilla_push.store.records import ConnectorState
     from bugzilla_push.store.replays import Selector
@@ -57,6 +59,7 @@ class Engine:
     :param config: batch and chunk sizes, backoff, limits
     :param clock: returns naive UTC "now" (tests move it)
     :param rng: jitter source (tests seed it)
+    :param shared: the batch's rows as read and parsed for several connectors at once (group delivery)
     """
 
     def __init__(
@@ -65,11 +68,13 @@ class Engine:
         config: DeliveryConfig | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        shared: SharedBatch | None = None,
     ) -> None:
         self.store = store
         self.config = (config or DeliveryConfig()).validate()
         self.clock = clock
         self.rng = rng or random.Random()
+        self.shared = shared
 
     # -- step 1 -------------------------------------------------------------------------------
 
@@ -215,7 +220,13 @@ class Engine:
             streak,
             self.config.max_payload_bytes,
             lambda: self.store.backlog_error(connector.name),
+            self.shared.message if self.shared else parse_message,
         )
+
+    def _batch_rows(self, batch: Batch, after: int, limit: int) -> list[PushRow]:
+        if self.shared is not None:
+            return self.shared.rows(self.store, batch, after, limit)
+        return self.store.batch_rows(batch, after, limit)
 
     def _replay(self, connector: Connector, report: DeliveryReport, streak: FailureStreak) -> None:
         """Send a slice of the connector's replays: archived messages, in their original order.
@@ -300,9 +311,15 @@ class Engine:
         streak: FailureStreak,
     ) -> None:
         name = connector.name
-        while rows := self.store.batch_rows(batch, after, self._chunk(connector)):
+        # A chunk that wrote nothing (every row filtered out, unlogged) commits no progress of its
+        # own: its counts and position go with the next commit. After a crash such rows are only
+        # filtered again, so hundreds of webhooks cost no transaction per chunk each for nothing.
+        quiet, quiet_through = Counts(), None
+        while rows := self._batch_rows(batch, after, self._chunk(connector)):
             attempt = self._offer(connector, rows, streak)
-            commit = Commit(name, self.clock(), logs=attempt.logs, dead=attempt.dead, counts=attempt.counts)
+            commit = Commit(
+                name, self.clock(), logs=attempt.logs, dead=attempt.dead, counts=attempt.counts + quiet
+            )
             if attempt.fatal is not None:
                 accounted = (
                     [r.id for r in rows[: rows.index(attempt.stopped_at)]] if attempt.stopped_at else []
@@ -310,6 +327,9 @@ class Engine:
                 if accounted:  # what the destination answered before the error
                     commit.progress = (batch.id, accounted[-1], RunState.DELIVERING)
                     self._record(commit, report)
+                elif quiet_through is not None:
+                    progress = (batch.id, quiet_through, RunState.DELIVERING)
+                    self._record(Commit(name, commit.now, counts=quiet, progress=progress), report)
                 raise attempt.fatal
             if attempt.stopped_at is not None:
                 failed = attempt.stopped_at
@@ -323,11 +343,14 @@ class Engine:
             if backoff.attempts:
                 commit.backoff = backoff = Backoff()
             after = rows[-1].id
+            if not (commit.logs or commit.dead or commit.backoff is not None):
+                quiet, quiet_through = commit.counts, after
+                continue
+            quiet, quiet_through = Counts(), None
             commit.progress = (batch.id, after, RunState.DELIVERING)
             self._record(commit, report)
-        self._record(
-            Commit(name, self.clock(), progress=(batch.id, batch.ranges.last, RunState.DONE)), report
-        )
+        done = (batch.id, batch.ranges.last, RunState.DONE)
+        self._record(Commit(name, self.clock(), counts=quiet, progress=done), report)
 
     def _hold(
         self, batch: Batch, name: str, after: int, report: DeliveryReport, blocked: str | None = None

@@ -3,7 +3,8 @@
 Hundreds of Bugzilla webhooks cannot each be a task (a process start and a scheduler hop per
 webhook per run). Here each connector still goes through :meth:`Engine.deliver` — its own lock,
 order, backlog, backoff, dead letters and pause — but up to `workers` at once, so a receiver that
-hangs holds one worker for its timeout and delays no other. Each worker thread opens one store
+hangs holds one worker for its timeout and delays no other. The batch is read and parsed once for
+all of them (:class:`~bugzilla_push.shared_batch.SharedBatch`). Each worker thread opens one store
 when it first needs it and keeps it for the run: never more database connections than workers.
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from bugzilla_push.connectors.base import ConnectorConfigError, ConnectorFatal, redact
 from bugzilla_push.engine import Engine
+from bugzilla_push.shared_batch import SharedBatch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -93,11 +95,12 @@ def deliver_group(
     """
     result = GroupReport()
     lock = threading.Lock()
+    shared = SharedBatch(config.max_payload_bytes)
 
     def one(name: str) -> None:
         try:
             with builders[name]() as connector:
-                report = Engine(stores.get(), config).deliver(batch, connector)
+                report = Engine(stores.get(), config, shared=shared).deliver(batch, connector)
         except (ConnectorConfigError, ConnectorFatal) as exc:  # connector-fatal includes self-pause
             error = redact(str(exc))
         except Exception as exc:  # one webhook's crash must not end the others'

@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from enum import IntEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import msgspec
 
 from bugzilla_push.errors import BugzillaPushError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
+
+T = TypeVar("T")
 
 
 class Result(IntEnum):
@@ -124,12 +127,26 @@ class PushMessage:
     :param envelope: the checked `event` and the changed object's id and privacy
     """
 
-    __slots__ = ("_body", "envelope", "row")
+    __slots__ = ("_body", "_memo", "envelope", "row")
 
     def __init__(self, row: PushRow, envelope: Envelope) -> None:
         self.row = row
         self.envelope = envelope
         self._body: dict[str, Any] | None = None
+        self._memo: dict[str, Any] | None = None
+
+    def memo(self, key: str, make: Callable[[PushMessage], T]) -> T:
+        """Return `make(self)`, made once per message and key (a message shared by many connectors).
+
+        `make` must depend on the message alone; two threads may both make it, and either result is kept.
+        """
+        memo = self._memo
+        if memo is None:
+            memo = self._memo = {}
+        if key not in memo:
+            memo[key] = make(self)
+        value: T = memo[key]
+        return value
 
     def __repr__(self) -> str:
         return f"PushMessage(id={self.row.id}, routing_key={self.row.routing_key!r})"

@@ -132,3 +132,18 @@ def test_a_payload_key_of_another_event_is_rejected_even_when_the_stored_key_is_
 def test_the_stored_key_built_from_a_long_event_key_is_the_columns_cut() -> None:
     event = {"target": "bug", "action": "modify", "routing_key": LONG_KEY}
     assert routing_key_for(event) == LONG_KEY[:64]
+
+
+def test_a_message_keeps_what_is_derived_from_it_once_per_key() -> None:
+    message = parse_message(
+        PushRow(1, datetime(2026, 1, 1), json.dumps({"event": {"target": "bug", "action": "create"},
+                                                      "bug": {"id": 5}}), "cs", "bug.create"),
+        1 << 20,
+    )  # fmt: skip
+    made: list[int] = []
+
+    def make(m: object) -> int:
+        made.append(1)
+        return len(made)
+
+    assert [message.memo("k", make), message.memo("k", make), message.memo("other", make)] == [1, 1, 2]

@@ -176,6 +176,10 @@ class Connector(ABC):
     # Failed deliveries in a row after which the engine pauses the connector (0: never); from the
     # extra's `pause_after_failures`.
     pause_after: int = 0
+    # Whether a message `should_send` turns down gets an IGNORED `push_log` row. BMO's Push.pm logs
+    # none; Bugzilla's own webhooks keep that (hundreds of them would log each message hundreds of
+    # times). The run's counts include such messages either way.
+    log_filtered: ClassVar[bool] = True
 
     def __init__(self, name: str) -> None:
         self.name = name

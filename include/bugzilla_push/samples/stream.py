@@ -65,12 +65,14 @@ class BugzillaSimulator:
     :param private_ratio: share of bugs filed private (security bugs)
     :param start: Bugzilla's clock at the first change
     :param shape: the payload shape :meth:`messages` writes (`current`: BMO since 2021)
+    :param products: product name → its components, for new bugs (a few of BMO's by default)
     """
 
     seed: int = 1
     private_ratio: float = 0.1
     start: datetime = field(default_factory=lambda: datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     shape: Shape = "current"
+    products: dict[str, list[str]] = field(default_factory=lambda: PRODUCTS)
     _rng: random.Random = field(init=False)
     _bugs: dict[int, Bug] = field(init=False, default_factory=dict)
     _next_bug: int = field(init=False, default=1_900_000)
@@ -118,14 +120,14 @@ class BugzillaSimulator:
 
     def _file_bug(self) -> list[BugzillaChange]:
         self._next_bug += 1
-        product = self._rng.choice(list(PRODUCTS))
+        product = self._rng.choice(list(self.products))
         reporter = self._rng.choice(USERS)
         now = self._now()
         bug = Bug(
             id=self._next_bug,
             summary=self._summary(),
-            product=Named(list(PRODUCTS).index(product) + 1, product),
-            component=Named(500 + self._rng.randint(0, 99), self._rng.choice(PRODUCTS[product])),
+            product=Named(list(self.products).index(product) + 1, product),
+            component=Named(500 + self._rng.randint(0, 99), self._rng.choice(self.products[product])),
             reporter=reporter,
             assigned_to=NOBODY,
             creation_time=now,

@@ -43,6 +43,16 @@ def test_the_stream_is_in_todays_shape_unless_asked_for_the_legacy_one() -> None
     assert legacy["id"] == current["id"]
 
 
+def test_bugs_are_filed_in_the_products_and_components_given() -> None:
+    catalogue = {f"Product {p}": [f"Component {p}.{c}" for c in range(5)] for p in range(20)}
+    stream = BugzillaSimulator(seed=3, products=catalogue).messages(3000)
+    bugs = [m["payload"]["bug"] for m in stream if m["routing_key"] == "bug.create"]
+    seen = {(b["product"], b["component"]) for b in bugs}
+    assert {p for p, _ in seen} == set(catalogue)
+    assert all(c in catalogue[p] for p, c in seen)
+    assert len(seen) > 80
+
+
 def test_one_description_of_each_change_gives_both_shapes() -> None:
     changes = list(BugzillaSimulator(seed=9).changes(300))
     assert [render(c, "current") for c in changes] == list(BugzillaSimulator(seed=9).messages(300))

@@ -16,13 +16,15 @@ defects), these keep BMO's behaviour exactly, because their owners set them up a
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bugzilla_push.connectors.webhook.payload import flag, name_of
 from bugzilla_push.model import bug_of
 
 if TYPE_CHECKING:
     from bugzilla_push.bugzilla.visibility import Visibility
+    from bugzilla_push.model import PushMessage
 
 ANY = "Any"
 IS_PRIVATE_TRANSITION = "bug.modify:is_private"
@@ -38,24 +40,26 @@ _CHANGE = re.compile("change")
 _BUG_MODIFY = re.compile(r"bug\.modify")
 
 
-def wants(event: str, product: str, component: str, routing_key: str, body: dict[str, Any]) -> bool:
-    """BMO's `should_send` without the owner's visibility (:func:`owner_can_see`, which reads Bugzilla).
+class Facts(NamedTuple):
+    """What BMO's rules look at in a message, found once however many webhooks look.
 
-    :param event: the webhook's `event` column
-    :param product: the webhook's product name, or `Any`
-    :param component: the webhook's component name, or `Any`
+    :param moved_from: `(product, component)` a `bug.modify` moved the bug out of (None: not moved)
     """
+
+    routing_key: str
+    product: str | None
+    component: str | None
+    moved_from: tuple[str, str] | None
+
+
+def facts(routing_key: str, body: dict[str, Any]) -> Facts | None:
+    """Return the facts of a message, or None if it is about no bug (no webhook gets it)."""
     bug = bug_of(body)
     if not bug:
-        return False
+        return None
     bug_product, bug_component = name_of(bug.get("product")), name_of(bug.get("component"))
-    if (
-        product in (ANY, bug_product)
-        and component in (ANY, bug_component)
-        and any(e.search(event) and k.search(routing_key) for e, k in _EVENT_RULES)
-    ):
-        return True
-    if _CHANGE.search(event) and _BUG_MODIFY.search(routing_key):
+    moved_from = None
+    if _BUG_MODIFY.search(routing_key):
         removed_product = removed_component = ""
         for change in body.get("event", {}).get("changes") or ():
             if not isinstance(change, dict):
@@ -65,10 +69,45 @@ def wants(event: str, product: str, component: str, routing_key: str, body: dict
             if change.get("field") == "component":
                 removed_component = name_of(change.get("removed")) or ""
         if removed_product or removed_component:
-            removed_product = removed_product or bug_product or ""
-            if product == removed_product and component in (removed_component, ANY):
-                return True
+            moved_from = (removed_product or bug_product or "", removed_component)
+    return Facts(routing_key, bug_product, bug_component, moved_from)
+
+
+def message_facts(message: PushMessage) -> Facts | None:
+    """:func:`facts` of a message, kept on it for the next webhook."""
+    return message.memo("bmo_rules.facts", lambda m: facts(m.routing_key, m.body))
+
+
+def wants(event: str, product: str, component: str, routing_key: str, body: dict[str, Any]) -> bool:
+    """BMO's `should_send` without the owner's visibility (:func:`owner_can_see`, which reads Bugzilla).
+
+    :param event: the webhook's `event` column
+    :param product: the webhook's product name, or `Any`
+    :param component: the webhook's component name, or `Any`
+    """
+    return wants_facts(event, product, component, facts(routing_key, body))
+
+
+def wants_facts(event: str, product: str, component: str, found: Facts | None) -> bool:
+    """:func:`wants` on a message's :class:`Facts`."""
+    if found is None:
+        return False
+    if (
+        product in (ANY, found.product)
+        and component in (ANY, found.component)
+        and _event_matches(event, found.routing_key)
+    ):
+        return True
+    if found.moved_from is not None and _CHANGE.search(event):
+        moved_product, moved_component = found.moved_from
+        if product == moved_product and component in (moved_component, ANY):
+            return True
     return False
+
+
+@lru_cache(maxsize=8192)  # a few webhook event settings × a few hundred routing keys
+def _event_matches(event: str, routing_key: str) -> bool:
+    return any(e.search(event) and k.search(routing_key) for e, k in _EVENT_RULES)
 
 
 def owner_can_see(visibility: Visibility, owner: int, routing_key: str, body: dict[str, Any]) -> bool:

@@ -82,11 +82,15 @@ def _outcome(result: Result, detail: str | None = None) -> Outcome:
 class TableWebhookConnector(WebhookConnector):
     """One of Bugzilla's webhooks: POSTs what BMO's `Webhook_<id>` connector would, as it would.
 
+    What its rules filter out is counted, not logged, as BMO's Push.pm logs it not.
+
     :param webhook: the table's row
     :param settings: settings common to the table's webhooks
     :param visibility: returns the visibility checker of the calling thread (its own DB connection)
     :param transport: an httpx transport to use instead of the network (tests)
     """
+
+    log_filtered = False
 
     def __init__(
         self,
@@ -126,7 +130,7 @@ class TableWebhookConnector(WebhookConnector):
 
     def should_send(self, message: PushMessage) -> bool:
         w = self.webhook
-        return bmo_rules.wants(w.event, w.product, w.component, message.routing_key, message.body)
+        return bmo_rules.wants_facts(w.event, w.product, w.component, bmo_rules.message_facts(message))
 
     def send(self, batch: Sequence[PushMessage]) -> list[Outcome]:
         """Send what the owner may see; what it may not is IGNORED (BMO sends nothing of it).

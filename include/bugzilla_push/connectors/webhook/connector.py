@@ -26,6 +26,7 @@ from bugzilla_push import __version__
 from bugzilla_push.connectors.base import Connector, ConnectorConfigError, Outcome, redact
 from bugzilla_push.connectors.http_client import LazyHttpClient
 from bugzilla_push.connectors.http_url import http_url
+from bugzilla_push.connectors.tls import client_context
 from bugzilla_push.connectors.webhook.options import PUSH_ID_HEADER, WebhookOptions
 from bugzilla_push.connectors.webhook.payload import WebhookFilter, webhook_payload
 from bugzilla_push.model import Result
@@ -88,10 +89,10 @@ class WebhookConnector(Connector):
         self._auth = basic_auth
         self._transport = transport
         self._http = LazyHttpClient(self._new_client)
-        self._verify: ssl.SSLContext | bool = options.verify
-        if options.verify and options.ca_bundle:
+        self._verify: ssl.SSLContext | bool = False
+        if options.verify:
             try:
-                self._verify = ssl.create_default_context(cafile=options.ca_bundle)
+                self._verify = client_context(options.ca_bundle)
             except (OSError, ssl.SSLError) as exc:
                 raise ConnectorConfigError(
                     f"connection {name!r}: cannot read the CA bundle {options.ca_bundle!r}: {exc}"

@@ -6,9 +6,14 @@ event setting and its removed-from-product rule exactly.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import pytest
 
-from bugzilla_push.connectors.webhook.bmo_rules import wants
+from bugzilla_push.connectors.webhook.bmo_rules import message_facts, wants, wants_facts
+from bugzilla_push.model import PushRow, parse_message
+from bugzilla_push.samples import BugzillaSimulator
 from tests.unit.connectors.webhook.messages import attachment, bug, comment, payload
 
 BUG = bug()
@@ -101,3 +106,21 @@ def test_a_bug_moved_out_of_the_webhooks_product_is_sent_to_change_webhooks(
     key = body["event"]["routing_key"]
     assert wants("change", *webhook, key, body) is expected
     assert wants("create,comment", *webhook, key, body) is False
+
+
+def test_the_facts_of_a_message_are_found_once_and_judge_as_its_body_does() -> None:
+    settings = [
+        ("create,change,comment,attachment", "Any", "Any"),
+        ("change", "Core", "Any"),
+        ("comment,attachment_change", "Firefox", "General"),
+        ("create", "bugzilla.mozilla.org", "Extensions: Push"),
+    ]
+    for raw in BugzillaSimulator(seed=8, private_ratio=0.1).messages(400):
+        m = parse_message(
+            PushRow(1, datetime(2026, 1, 1), json.dumps(raw["payload"]), "cs", raw["routing_key"]), 1 << 24
+        )
+        assert message_facts(m) is message_facts(m)
+        for event, product, component in settings:
+            assert wants_facts(event, product, component, message_facts(m)) == wants(
+                event, product, component, m.routing_key, m.body
+            )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from collections.abc import Callable
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 
 from bugzilla_push.backoff import Backoff
 from bugzilla_push.connectors.base import ConnectorFatal, Outcome, raise_if_fatal
+from bugzilla_push.connectors.tls import client_context
 from bugzilla_push.connectors.webhook.connector import WebhookConnector, classify
 from bugzilla_push.connectors.webhook.options import WebhookOptions
 from bugzilla_push.engine import ConnectorPaused
@@ -330,3 +332,12 @@ def test_private_messages_are_posted_reduced_to_ids() -> None:
         "is_private": True,
         "comment": {"id": 9, "is_private": True},
     }
+
+
+def test_webhooks_share_one_tls_context_and_skip_it_when_not_verifying() -> None:
+    a, b = (WebhookConnector(f"webhook_{n}", f"https://example.org/{n}") for n in "ab")
+    unchecked = WebhookConnector("webhook_c", "https://example.org/c", WebhookOptions(verify=False))
+
+    assert isinstance(a._verify, ssl.SSLContext)
+    assert a._verify is b._verify is client_context()
+    assert unchecked._verify is False
