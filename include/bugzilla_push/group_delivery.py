@@ -87,11 +87,13 @@ def deliver_group(
     stores: PerThread[Store],
     config: DeliveryConfig,
     workers: int,
+    pool: ThreadPoolExecutor | None = None,
 ) -> GroupReport:
     """Deliver each named connector (built by its builder) with :meth:`Engine.deliver`, `workers` at once.
 
     A connector that cannot be built, fails connector-fatally or breaks its worker's store is only
-    listed in `failed` (the engine has kept its messages); the others are not affected.
+    listed in `failed` (the engine has kept its messages); the others are not affected. `pool`: run
+    on these threads (of `workers`), kept across the batches of a lingering run.
     """
     result = GroupReport()
     lock = threading.Lock()
@@ -115,9 +117,11 @@ def deliver_group(
         with lock:
             result.failed[name] = error
 
-    if builders:
+    if builders and pool is not None:  # the caller's threads, and so their stores, serve batch after batch
+        list(pool.map(one, builders))
+    elif builders:
         size = min(workers, len(builders))
-        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver") as pool:
-            list(pool.map(one, builders))
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="deliver") as own:
+            list(own.map(one, builders))
     result.reports.sort(key=lambda r: r.connector)
     return result

@@ -12,6 +12,7 @@ the optional connection `bugzilla_webhooks` (:class:`TableWebhookSettings`).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bugzilla_push.airflow.connectors import connection_info
@@ -28,7 +29,7 @@ from bugzilla_push.group_delivery import PerThread, deliver_group
 from bugzilla_push.reports import DeliveryReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from bugzilla_push.bugzilla.webhooks import TableWebhook
     from bugzilla_push.config import DeliveryConfig
@@ -109,27 +110,47 @@ def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def deliver_all(batch: Batch, conn_id: str, config: DeliveryConfig) -> dict[str, Any]:
-    """Deliver every webhook of the batch that is still in the table, `workers` at once."""
+def deliver_all(batches: Iterable[Batch], conn_id: str, config: DeliveryConfig) -> dict[str, Any]:
+    """Deliver every webhook of each batch that is still in the table, `workers` at once.
+
+    The batches are a run's segments (:mod:`bugzilla_push.linger`): the table is read again for
+    each, while the threads and their database connections serve them all.
+    """
     opts = settings()
     open_store = BugzillaDbHook(conn_id).opener()
-    wanted = {n for n in batch.selected if is_table_webhook(n)}
     stores: PerThread[Store] = PerThread(open_store, lambda s: s.close())
     readers: PerThread[Visibility] = PerThread(
         lambda: Visibility(BugzillaReader(open_store), opts.insidergroup, opts.use_qa_contact),
         lambda v: v.reader.close(),
     )
+    results = []
+    try:
+        with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="deliver") as pool:
+            for batch in batches:
+                results.append(_deliver_batch(batch, open_store, opts, stores, readers, config, pool))
+    finally:
+        stores.close()
+        readers.close()
+    return merge(results)
+
+
+def _deliver_batch(
+    batch: Batch,
+    open_store: Callable[[], Store],
+    opts: TableWebhookSettings,
+    stores: PerThread[Store],
+    readers: PerThread[Visibility],
+    config: DeliveryConfig,
+    pool: ThreadPoolExecutor,
+) -> dict[str, Any]:
+    wanted = {n for n in batch.selected if is_table_webhook(n)}
     reader = BugzillaReader(open_store)
     try:
         webhooks = [w for w in read_webhooks(reader) if w.connector in wanted]
     finally:
         reader.close()
     builders = {w.connector: _builder(w, opts, readers.get) for w in webhooks}
-    try:
-        result = deliver_group(batch, builders, stores, config, opts.workers)
-    finally:
-        stores.close()
-        readers.close()
+    result = deliver_group(batch, builders, stores, config, opts.workers, pool)
     for report in result.reports:
         quiet = report.state not in ("backing_off", "blocked", "paused")
         (log.info if quiet else log.warning)("%s", report.summary())

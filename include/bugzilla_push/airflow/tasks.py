@@ -267,7 +267,7 @@ def _deliver_table_webhooks(
         with open_store(conn_id) as store:
             engine = Engine(store, config)
             with segments(engine, conn_id, TABLE_WEBHOOKS, first, until) as parts:
-                result = table_webhooks.merge([table_webhooks.deliver_all(p, conn_id, config) for p in parts])
+                result = table_webhooks.deliver_all(parts, conn_id, config)
     except (ConnectorConfigError, BugzillaUnavailable, BugzillaDbNotConfigured) as exc:
         raise AirflowFailException(f"{TABLE_WEBHOOKS}: {exc}") from None
     for name, error in sorted(result["failed"].items()):

@@ -186,3 +186,50 @@ def test_bugzillas_webhooks_backlog_first_disabled_unsubscribed_hang_bounded_pri
             {"c": f"Webhook_{off}", "m": run2[1]},
         )
     assert logged == [(int(Result.IGNORED), NOT_VISIBLE)]
+
+
+def test_a_lingering_run_sends_bugzillas_webhooks_what_is_committed_during_it_in_order(
+    mysql_url: str, receiver: WebhookReceiver
+) -> None:
+    create_bugzilla_tables(mysql_url)
+    with open_store(mysql_url) as store:
+        store.create_schema()
+        bz = BugzillaTables(store).create()
+        owner = bz.add_user("owner@example.org")
+        bz.add_product("Firefox")
+        public = bz.add_bug(owner, owner)
+        hook = bz.add_webhook(owner, "live", receiver.url("/live"))
+    env = {
+        "AIRFLOW_CONN_BUGZILLA_DB": mysql_url,
+        "AIRFLOW_VAR_BUGZILLA_PUSH_CONNECTORS": "bugzilla_webhooks",
+        "AIRFLOW_VAR_BUGZILLA_PUSH_CONFIG": json.dumps({"linger_seconds": 4, "linger_poll_seconds": 0.05}),
+    }
+    with connect(mysql_url) as conn:
+        before = [i for i, _ in insert_as_bugzilla(conn, [created(public)])]
+    live: list[int] = []
+
+    def commit_during_the_run() -> None:
+        with connect(mysql_url) as conn:
+            for _ in range(10):
+                time.sleep(0.2)
+                live.extend(i for i, _ in insert_as_bugzilla(conn, [commented(public)]))
+
+    producer = threading.Thread(target=commit_during_the_run)
+    with mock.patch.dict(os.environ, env):
+        plan = tasks.read_pending({}, tasks.RunInfo("scheduled__1", "scheduled"), "bugzilla_db")
+        assert plan[0]["linger_until"] is not None
+        producer.start()
+        reports = [
+            tasks.deliver(item["connector"], item["batch"], "bugzilla_db", item["linger_until"])
+            for item in plan
+        ]
+        producer.join()
+        tasks.finalize(plan, reports, "bugzilla_db")
+
+    assert len(live) == 10
+    # Every live commit reached the webhook within the run, after the batch, in order.
+    assert [r.push_id for r in receiver.accepted("/live")] == before + live
+    assert {r["connector"]: r["sent"] for r in reports[0]["webhooks"]} == {f"Webhook_{hook}": 11}
+    with open_store(mysql_url) as store:
+        assert store.query("SELECT COUNT(*) FROM push")[0][0] == 0
+        assert store.query("SELECT COUNT(*) FROM push_run WHERE id > 1 AND state = 'done'")[0][0] > 1
