@@ -526,6 +526,9 @@ def main() -> int:
             "ratio": round(stack["rows_per_s"] / base, 3),
         }
         results.append(r)
+        print(
+            f"{case.label}: {json.dumps(r)}", flush=True
+        )  # each case as it ends: a long run can be read early
     show(results)
     report = {
         "date": stamp,
