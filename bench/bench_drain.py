@@ -68,6 +68,7 @@ from bugzilla_push.store import open_store  # noqa: E402
 from scripts.airflow_stack import AirflowStack  # noqa: E402
 from scripts.chaos.faults import ensure_broker_started  # noqa: E402
 from scripts.chaos.producer import HARNESS_APP, Producer  # noqa: E402
+from scripts.chaos.receivers import PulseTap  # noqa: E402
 from scripts.chaos.run import expected_ids  # noqa: E402
 from scripts.stack_support import admin_url, create_database, drop_database, task_processes  # noqa: E402
 
@@ -220,14 +221,7 @@ class Destinations:
 
     def pulse_tail(self) -> list[int]:
         """Push ids left in the capped queue (the newest published), in queue order; emptied."""
-        ids: list[int] = []
-        with _amqp() as conn:
-            channel = conn.channel()
-            while True:
-                method, properties, _ = channel.basic_get(self.queue, auto_ack=True)
-                if method is None:
-                    return ids
-                ids.append(int(properties.message_id))
+        return PulseTap(self.exchange, self.queue).drain()
 
 
 def _amqp() -> pika.BlockingConnection:
