@@ -121,8 +121,12 @@ class Engine:
 
     # -- step 2 -------------------------------------------------------------------------------
 
-    def deliver(self, batch: Batch, connector: Connector) -> DeliveryReport:
-        """Deliver the connector's backlog, then the batch; see the module docstring."""
+    def deliver(self, batch: Batch, connector: Connector, sample: bool = True) -> DeliveryReport:
+        """Deliver the connector's backlog, then the batch; see the module docstring.
+
+        `sample`: record the delivery for the console's charts (a lingering run records its
+        segments once, added up, with :meth:`sample`).
+        """
         name = connector.name
         report = DeliveryReport(name, batch.id, first_id=batch.ranges.first, last_id=batch.ranges.last)
         started = time.monotonic()
@@ -131,11 +135,12 @@ class Engine:
                 self._deliver_locked(batch, connector, report)
         finally:
             report.seconds = time.monotonic() - started
-            self._sample(report)
+            if sample:
+                self.sample(report)
         report.backlog_left = self.store.backlog_depth(name)
         return report
 
-    def _sample(self, report: DeliveryReport) -> None:
+    def sample(self, report: DeliveryReport) -> None:
         """Record what this delivery did, for the console's charts (a failure here fails nothing)."""
         try:
             counts = Counts(report.sent, report.ignored, report.dead, report.held)
@@ -395,6 +400,7 @@ class Engine:
         batch: Batch,
         reports: Sequence[Mapping[str, Any] | None] | None = None,
         closing: Batch | None = None,
+        sample: bool = True,
     ) -> FinalizeReport:
         """Account for every connector, delete the batch's rows from `push`, and judge the run.
 
@@ -405,7 +411,7 @@ class Engine:
         `closing`: the batch to close instead, when the run went on past `batch`
         (:mod:`bugzilla_push.linger`); the run is still judged by its first batch's connectors.
         """
-        report = close_batch(self.store, closing or batch, self.clock, self.config)
+        report = close_batch(self.store, closing or batch, self.clock, self.config, sample)
         if reports is not None:
             judge_run(self.store, batch, reports, report)
         return report

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def close_batch(
-    store: Store, batch: Batch, clock: Callable[[], datetime], config: DeliveryConfig
+    store: Store, batch: Batch, clock: Callable[[], datetime], config: DeliveryConfig, sample: bool = True
 ) -> FinalizeReport:
     """Put what each unfinished connector did not reach into its backlog, then delete the batch's rows."""
     report = FinalizeReport(batch.id)
@@ -56,7 +56,8 @@ def close_batch(
             if hold:
                 log.warning("%s: %s; %s rows kept in its backlog", name, reason, f"{len(hold):,}")
     report.deleted = store.close_batch(batch, clock(), archive=config.archive_days > 0)
-    store.record_queue_stats(clock())
+    if sample:  # not for each segment a lingering run closes: its finalize samples the queue once
+        store.record_queue_stats(clock())
     log.info("batch %d closed: %s rows delivered and removed from push", batch.id, f"{report.deleted:,}")
     return report
 

@@ -88,6 +88,7 @@ def deliver_group(
     config: DeliveryConfig,
     workers: int,
     pool: ThreadPoolExecutor | None = None,
+    sample: bool = True,
 ) -> GroupReport:
     """Deliver each named connector (built by its builder) with :meth:`Engine.deliver`, `workers` at once.
 
@@ -102,7 +103,7 @@ def deliver_group(
     def one(name: str) -> None:
         try:
             with builders[name]() as connector:
-                report = Engine(stores.get(), config, shared=shared).deliver(batch, connector)
+                report = Engine(stores.get(), config, shared=shared).deliver(batch, connector, sample)
         except (ConnectorConfigError, ConnectorFatal) as exc:  # connector-fatal includes self-pause
             error = redact(str(exc))
         except Exception as exc:  # one webhook's crash must not end the others'

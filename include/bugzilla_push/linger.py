@@ -132,7 +132,7 @@ class Linger:
         waiting = set(batch.selected) - self.store.finished_connectors(batch.id)
         if waiting and (waits_for_all or self.presence.alive(waiting)):
             return False
-        self.engine.finalize(batch)  # keeps a gone connector's rows in its backlog
+        self.engine.finalize(batch, sample=False)  # keeps a gone connector's rows in its backlog
         self.seen_closed.add(batch.id)
         return True
 

@@ -25,6 +25,7 @@ from bugzilla_push.connectors.webhook.bugzilla_table import (
     TableWebhookConnector,
     TableWebhookSettings,
 )
+from bugzilla_push.engine import Engine
 from bugzilla_push.group_delivery import PerThread, deliver_group
 from bugzilla_push.reports import DeliveryReport
 
@@ -110,7 +111,9 @@ def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def deliver_all(batches: Iterable[Batch], conn_id: str, config: DeliveryConfig) -> dict[str, Any]:
+def deliver_all(
+    batches: Iterable[Batch], conn_id: str, config: DeliveryConfig, lingering: bool = False
+) -> dict[str, Any]:
     """Deliver every webhook of each batch that is still in the table, `workers` at once.
 
     The batches are a run's segments (:mod:`bugzilla_push.linger`): the table is read again for
@@ -127,11 +130,18 @@ def deliver_all(batches: Iterable[Batch], conn_id: str, config: DeliveryConfig) 
     try:
         with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="deliver") as pool:
             for batch in batches:
-                results.append(_deliver_batch(batch, open_store, opts, stores, readers, config, pool))
+                results.append(
+                    _deliver_batch(batch, open_store, opts, stores, readers, config, pool, not lingering)
+                )
+        merged = merge(results)
+        if lingering:  # one statistics row per webhook for the run's segments, as for a batch
+            engine = Engine(stores.get(), config)
+            for data in merged["webhooks"]:
+                engine.sample(DeliveryReport.from_dict(data))
     finally:
         stores.close()
         readers.close()
-    return merge(results)
+    return merged
 
 
 def _deliver_batch(
@@ -142,6 +152,7 @@ def _deliver_batch(
     readers: PerThread[Visibility],
     config: DeliveryConfig,
     pool: ThreadPoolExecutor,
+    sample: bool,
 ) -> dict[str, Any]:
     wanted = {n for n in batch.selected if is_table_webhook(n)}
     reader = BugzillaReader(open_store)
@@ -150,7 +161,7 @@ def _deliver_batch(
     finally:
         reader.close()
     builders = {w.connector: _builder(w, opts, readers.get) for w in webhooks}
-    result = deliver_group(batch, builders, stores, config, opts.workers, pool)
+    result = deliver_group(batch, builders, stores, config, opts.workers, pool, sample)
     for report in result.reports:
         quiet = report.state not in ("backing_off", "blocked", "paused")
         (log.info if quiet else log.warning)("%s", report.summary())

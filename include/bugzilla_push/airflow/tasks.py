@@ -181,11 +181,13 @@ def deliver(
             ):
                 report = None
                 for part in parts:
-                    done = engine.deliver(part, target)
+                    done = engine.deliver(part, target, sample=linger_until is None)
                     report = done if report is None else report.absorb(done)
                     if done.state == DeliveryState.PAUSED:
                         break
                 assert report is not None
+                if linger_until is not None:
+                    engine.sample(report)  # one statistics row for the run's segments, as for a batch
         except ConnectorConfigError as exc:
             raise AirflowFailException(f"{connector}: {exc}") from None
         except ConnectorFatal as exc:
@@ -267,7 +269,7 @@ def _deliver_table_webhooks(
         with open_store(conn_id) as store:
             engine = Engine(store, config)
             with segments(engine, conn_id, TABLE_WEBHOOKS, first, until) as parts:
-                result = table_webhooks.deliver_all(parts, conn_id, config)
+                result = table_webhooks.deliver_all(parts, conn_id, config, lingering=until is not None)
     except (ConnectorConfigError, BugzillaUnavailable, BugzillaDbNotConfigured) as exc:
         raise AirflowFailException(f"{TABLE_WEBHOOKS}: {exc}") from None
     for name, error in sorted(result["failed"].items()):

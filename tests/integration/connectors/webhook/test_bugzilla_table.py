@@ -233,3 +233,7 @@ def test_a_lingering_run_sends_bugzillas_webhooks_what_is_committed_during_it_in
     with open_store(mysql_url) as store:
         assert store.query("SELECT COUNT(*) FROM push")[0][0] == 0
         assert store.query("SELECT COUNT(*) FROM push_run WHERE id > 1 AND state = 'done'")[0][0] > 1
+        # One statistics row for the run's segments, not one per segment.
+        assert store.query(
+            "SELECT COUNT(*) FROM push_stats WHERE connector = %(c)s", {"c": f"Webhook_{hook}"}
+        ) == [(1,)]
